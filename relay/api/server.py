@@ -1,0 +1,443 @@
+"""The relay's HTTP API and gateway stream (I/O shell): starlette on hypercorn's trio worker.
+
+docs/api.md is the contract; ``relay/api/openapi.py`` describes the HTTP part.
+Handlers only translate: decode the request, call the node, encode the answer.
+Every refusal is a RelayError turned into ``{code, message, details}`` with its
+HTTP status; anything unexpected is logged and answered 500 without taking the
+node down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import msgpack
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from relay.api.openapi import OPENAPI
+from relay.errors import Code, RelayError
+from relay.ibtp import TxStatus, parse_ibtp_id, parse_service_id
+from relay.ibtp.codec import unpack_strict
+from relay.ledger.types import Block, decode_tx
+from relay.node import Node
+
+log = logging.getLogger("relayhub.api")
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_TXS_PER_REQUEST = 1000
+MAX_OUTBOUND_PAGE = 500
+MSGPACK = "application/msgpack"
+
+
+# --- encoding helpers ---------------------------------------------------------
+
+
+def to_json_value(v: Any) -> Any:
+    """JSON form of a msgpack-able value: bytes become 0x-hex."""
+    if isinstance(v, bytes | bytearray | memoryview):
+        return "0x" + bytes(v).hex()
+    if isinstance(v, dict):
+        return {str(k): to_json_value(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [to_json_value(x) for x in v]
+    return v
+
+
+def _wants_msgpack(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    if MSGPACK in accept or "application/x-msgpack" in accept:
+        return True
+    if "application/json" in accept:
+        return False
+    ctype = request.headers.get("content-type", "")
+    return ctype.startswith((MSGPACK, "application/x-msgpack"))
+
+
+def reply(
+    request: Request, body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    if _wants_msgpack(request):
+        return Response(
+            msgpack.packb(body, use_bin_type=True),
+            status_code=status,
+            media_type=MSGPACK,
+            headers=headers,
+        )
+    return JSONResponse(to_json_value(body), status_code=status, headers=headers)
+
+
+def refuse(request: Request, exc: RelayError) -> Response:
+    headers = None
+    if exc.code == Code.MEMPOOL_FULL:
+        headers = {"Retry-After": str(exc.details.get("retry_after", 1))}
+    return reply(request, exc.to_dict(), exc.http_status, headers)
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RelayError(Code.BODY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes; split it")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RelayError(
+                Code.BODY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes; split it"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _hex_bytes(s: Any, what: str) -> bytes:
+    if not isinstance(s, str) or not s.startswith("0x"):
+        raise RelayError(Code.FIELD_TYPE, f"{what} must be a 0x-hex string")
+    try:
+        return bytes.fromhex(s[2:])
+    except ValueError:
+        raise RelayError(Code.FIELD_TYPE, f"{what} is not valid hex") from None
+
+
+# --- handlers -----------------------------------------------------------------
+
+
+class Api:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def submit_txs(self, request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        body = await read_body(request)
+        if ctype in (MSGPACK, "application/x-msgpack"):
+            raws = unpack_strict(body)
+            if not isinstance(raws, list) or not all(isinstance(r, bytes) for r in raws):
+                raise RelayError(
+                    Code.FIELD_TYPE, "msgpack body must be an array of transaction bytes"
+                )
+        elif ctype in ("application/json", ""):
+            try:
+                doc = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise RelayError(Code.MALFORMED_ENCODING, "body is not valid JSON") from None
+            if not isinstance(doc, dict) or not isinstance(doc.get("txs"), list):
+                raise RelayError(Code.FIELD_TYPE, 'JSON body must be {"txs": ["0x...", ...]}')
+            raws = [_hex_bytes(t, "each tx") for t in doc["txs"]]
+        else:
+            raise RelayError(
+                Code.UNSUPPORTED_MEDIA_TYPE,
+                f"content type {ctype!r}: use {MSGPACK} or application/json",
+            )
+        if not 1 <= len(raws) <= MAX_TXS_PER_REQUEST:
+            raise RelayError(
+                Code.FIELD_TYPE, f"send 1-{MAX_TXS_PER_REQUEST} transactions per request"
+            )
+        txs, results = [], []
+        for raw in raws:
+            try:
+                txs.append(decode_tx(raw))
+            except RelayError as exc:
+                results.append({"ok": False, "tx": "", **exc.to_dict()})
+        if results:
+            # One malformed transaction refuses the request whole: nothing was admitted.
+            first = next(r for r in results if not r["ok"])
+            return reply(
+                request, {**first, "results": results}, RelayError(first["code"], "").http_status
+            )
+        wait = request.query_params.get("wait") == "commit"
+        results = await self.node.submit(txs, wait_commit=wait)
+        ok = sum(1 for r in results if r["ok"])
+        payload = {"results": results, "height": self.node.head_height}
+        if ok == len(results):
+            return reply(request, payload, 200)
+        if ok:
+            return reply(request, payload, 207)
+        first = results[0]
+        return reply(
+            request,
+            {**payload, "code": first["code"], "message": first["message"]},
+            RelayError(first["code"], "").http_status,
+        )
+
+    async def status(self, request: Request) -> Response:
+        n = self.node
+        g = n.genesis
+        return reply(
+            request,
+            {
+                "hub_id": g.hub_id,
+                "height": n.head_height,
+                "head_hash": n.head_hash,
+                "state_root": n.head_state,
+                "validators": list(g.validators),
+                "validator_threshold": g.validator_threshold,
+                "default_timeout_blocks": g.default_timeout_blocks,
+                "families": n.executor.verifiers.families,
+                "mempool_txs": n.mempool_size,
+            },
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "height": self.node.head_height})
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self.node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    async def block(self, request: Request) -> Response:
+        ref = request.path_params["ref"]
+        if ref == "latest":
+            height = self.node.head_height
+        elif ref.isdigit():
+            height = int(ref)
+        else:
+            raise RelayError(Code.BAD_REQUEST, "block reference is a height or 'latest'")
+        with_txs = request.query_params.get("txs") in ("1", "true")
+        blk = self.node.store.get_block(height, with_txs=with_txs)
+        if blk is None:
+            raise RelayError(
+                Code.NOT_FOUND, f"no block at height {height} (head is {self.node.head_height})"
+            )
+        return reply(request, block_view(blk, with_txs))
+
+    async def tx(self, request: Request) -> Response:
+        h = request.path_params["hash"].removeprefix("0x")
+        try:
+            tx_hash = bytes.fromhex(h)
+        except ValueError:
+            raise RelayError(Code.BAD_REQUEST, "transaction hash is hex") from None
+        found = self.node.store.get_tx(tx_hash)
+        if found is None:
+            raise RelayError(Code.NOT_FOUND, f"no committed transaction {h}")
+        tx, rc = found
+        return reply(
+            request,
+            {
+                "tx": {
+                    "hub": tx.hub_id,
+                    "sender": tx.sender,
+                    "nonce": tx.nonce,
+                    "kind": tx.kind,
+                    "body": tx.body,
+                    "sig": tx.sig,
+                    "hash": tx.hash,
+                },
+                "receipt": {"height": rc.height, "index": rc.index, "results": list(rc.results)},
+            },
+        )
+
+    async def ibtp(self, request: Request) -> Response:
+        ibtp_id = request.path_params["ibtp_id"]
+        parse_ibtp_id(ibtp_id)
+        rec = self.node.store.get_committed(f"tx/{ibtp_id}")
+        if rec is None:
+            raise RelayError(
+                Code.UNKNOWN_IBTP, f"no interchain transaction {ibtp_id} on this relay"
+            )
+        status = TxStatus(rec[0])
+        return reply(
+            request,
+            {
+                "id": ibtp_id,
+                "status": int(status),
+                "status_name": status.name,
+                "final": status.is_final,
+                "hash": rec[1],
+                "timeout": rec[2],
+                "history": rec[3],
+            },
+        )
+
+    async def account(self, request: Request) -> Response:
+        addr = request.path_params["address"].lower()
+        return reply(
+            request,
+            {"address": addr, "nonce": int(self.node.store.get_committed(f"acct/{addr}") or 0)},
+        )
+
+    async def chains(self, request: Request) -> Response:
+        return reply(request, [v for _, v in self.node.store.scan_committed("chain/")])
+
+    async def chain(self, request: Request) -> Response:
+        cid = request.path_params["chain_id"]
+        rec = self.node.store.get_committed(f"chain/{cid}")
+        if rec is None:
+            raise RelayError(Code.UNKNOWN_CHAIN, f"chain {cid!r} is not registered")
+        return reply(request, rec)
+
+    async def service(self, request: Request) -> Response:
+        sid = str(parse_service_id(request.path_params["service_id"]))
+        rec = self.node.store.get_committed(f"svc/{sid}")
+        if rec is None:
+            raise RelayError(Code.UNKNOWN_SERVICE, f"service {sid} is not registered")
+        counters: dict[str, dict[str, int]] = {
+            "interchain": {},
+            "source_interchain": {},
+            "receipt": {},
+            "source_receipt": {},
+        }
+        for key, (ic, rc) in self.node.store.scan_committed("pair/"):
+            src, dst = key[5:].split("~")
+            if src == sid:
+                counters["interchain"][dst] = ic
+                counters["source_receipt"][dst] = rc
+            if dst == sid:
+                counters["source_interchain"][src] = ic
+                counters["receipt"][src] = rc
+        return reply(request, {**rec, "counters": counters})
+
+    async def pair(self, request: Request) -> Response:
+        src = str(parse_service_id(request.path_params["src"]))
+        dst = str(parse_service_id(request.path_params["dst"]))
+        ic, rc = self.node.store.get_committed(f"pair/{src}~{dst}") or (0, 0)
+        return reply(request, {"from": src, "to": dst, "interchain": ic, "receipt": rc})
+
+    async def outbound(self, request: Request) -> Response:
+        chain = request.path_params["chain"]
+        from_seq = _int_param(request, "from_seq", 1)
+        limit = min(_int_param(request, "limit", MAX_OUTBOUND_PAGE), MAX_OUTBOUND_PAGE)
+        entries = self.node.outbound(chain, from_seq, limit)
+        last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
+        return reply(request, {"entries": entries, "last_seq": last})
+
+    async def stream(self, ws: WebSocket) -> None:
+        chain = ws.path_params["chain"]
+        try:
+            seq = int(ws.query_params.get("from_seq", "1"))
+        except ValueError:
+            seq = 1
+        seq = max(seq, 1)
+        await ws.accept()
+        self.node.metrics.stream_clients.inc()
+        try:
+            while True:
+                entries = self.node.outbound(chain, seq, MAX_OUTBOUND_PAGE)
+                if entries:
+                    last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
+                    await ws.send_bytes(
+                        msgpack.packb({"entries": entries, "last_seq": last}, use_bin_type=True)
+                    )
+                    seq = entries[-1]["seq"] + 1
+                    continue
+                await self.node.wait_outbound(chain, seq - 1)
+        except (WebSocketDisconnect, trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self.node.metrics.stream_clients.dec()
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise RelayError(Code.BAD_REQUEST, f"query parameter {name} must be a non-negative integer")
+    return int(raw)
+
+
+def block_view(blk: Block, with_txs: bool) -> dict[str, Any]:
+    h = blk.header
+    out: dict[str, Any] = {
+        "height": h.height,
+        "hash": blk.hash,
+        "parent_hash": h.parent_hash,
+        "timestamp_ms": h.timestamp_ms,
+        "tx_root": h.tx_root,
+        "receipt_root": h.receipt_root,
+        "state_root": h.state_root,
+        "proposer": h.proposer,
+        "signatures": list(blk.signatures),
+    }
+    if with_txs:
+        out["txs"] = [
+            {
+                "hash": tx.hash,
+                "sender": tx.sender,
+                "nonce": tx.nonce,
+                "kind": tx.kind,
+                "results": list(r.results),
+            }
+            for tx, r in zip(blk.txs, blk.receipts, strict=True)
+        ]
+    return out
+
+
+def _route(node: Node, name: str, handler: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        status = 500
+        try:
+            resp: Response = await handler(request)
+            status = resp.status_code
+            return resp
+        except RelayError as exc:
+            status = exc.http_status
+            return refuse(request, exc)
+        except Exception:
+            log.exception("unhandled error in %s", name)
+            return reply(
+                request,
+                {"code": int(Code.STORAGE), "message": "internal error; see the node log"},
+                500,
+            )
+        finally:
+            node.metrics.http_requests.labels(name, str(status)).inc()
+
+    return endpoint
+
+
+def create_app(node: Node) -> Starlette:
+    api = Api(node)
+    routes = [
+        Route("/v1/txs", _route(node, "submit", api.submit_txs), methods=["POST"]),
+        Route("/v1/status", _route(node, "status", api.status)),
+        Route("/v1/blocks/{ref}", _route(node, "block", api.block)),
+        Route("/v1/txs/{hash}", _route(node, "tx", api.tx)),
+        Route("/v1/ibtps/{ibtp_id:path}", _route(node, "ibtp", api.ibtp)),
+        Route("/v1/accounts/{address}", _route(node, "account", api.account)),
+        Route("/v1/chains", _route(node, "chains", api.chains)),
+        Route("/v1/chains/{chain_id}", _route(node, "chain", api.chain)),
+        Route("/v1/services/{service_id}", _route(node, "service", api.service)),
+        Route("/v1/pairs/{src}/{dst}", _route(node, "pair", api.pair)),
+        Route("/v1/outbound/{chain}", _route(node, "outbound", api.outbound)),
+        Route("/healthz", _route(node, "healthz", api.healthz)),
+        Route("/metrics", _route(node, "metrics", api.metrics)),
+        Route("/openapi.json", _route(node, "openapi", api.openapi)),
+        WebSocketRoute("/v1/stream/{chain}", api.stream),
+    ]
+    return Starlette(routes=routes)
+
+
+async def serve_api(
+    node: Node,
+    host: str = "127.0.0.1",
+    port: int = 8710,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the API until cancelled; ``task_status.started(url)`` once listening."""
+    cfg = HyperConfig()
+    cfg.bind = [f"{host}:{port}"]
+    cfg.accesslog = None
+    cfg.errorlog = None
+    cfg.keep_alive_timeout = 75
+    cfg.websocket_ping_interval = 20
+    cfg.h11_max_incomplete_size = 64 * 1024
+
+    app = create_app(node)
+
+    async def run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(run)
+        task_status.started(binds[0] if binds else f"http://{host}:{port}")

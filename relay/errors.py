@@ -1,0 +1,166 @@
+"""One exception tree with stable numeric codes.
+
+Every refusal the relay can give has a numbered :class:`Code`. The number is part of
+the protocol (``docs/protocol.md`` lists them) and never changes meaning; new codes
+are only added. Each error carries a message that tells the caller what to do next
+and, where useful, structured ``details`` (for example the expected index).
+
+Ranges:
+
+* 1xxx encoding and request shape
+* 2xxx transactions, signatures, accounts
+* 3xxx registry: app chains and services
+* 4xxx interchain: indices, states, timeouts
+* 5xxx proofs (51xx notary, 52xx EVM, 53xx Fabric, 54xx FISCO)
+* 6xxx node: capacity, lookups, storage
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class Code(IntEnum):
+    # 1xxx encoding and request shape
+    MALFORMED_ENCODING = 1001
+    NON_CANONICAL = 1002
+    FIELD_TYPE = 1003
+    FIELD_TOO_LARGE = 1004
+    BAD_SERVICE_ID = 1005
+    UNSUPPORTED_VERSION = 1006
+    BODY_TOO_LARGE = 1007
+    UNSUPPORTED_MEDIA_TYPE = 1008
+    BAD_REQUEST = 1009
+
+    # 2xxx transactions
+    BAD_SIGNATURE = 2001
+    SIGNER_MISMATCH = 2002
+    NONCE_USED = 2003
+    NONCE_GAP = 2004
+    UNAUTHORIZED = 2005
+    WRONG_HUB = 2006
+    UNKNOWN_TX_KIND = 2007
+    DUPLICATE_TX = 2008
+
+    # 3xxx registry
+    UNKNOWN_CHAIN = 3001
+    CHAIN_NOT_ACTIVE = 3002
+    UNKNOWN_SERVICE = 3003
+    CALLER_NOT_ALLOWED = 3004
+    CHAIN_EXISTS = 3005
+    UNKNOWN_FAMILY = 3006
+    BAD_TRUST_ROOT = 3007
+    SERVICE_EXISTS = 3008
+    NOT_PENDING = 3009
+    SERVICE_NOT_ACTIVE = 3010
+
+    # 4xxx interchain
+    INDEX_GAP = 4001
+    CONFLICTING_DUPLICATE = 4002
+    TIMEOUT_EXPIRED = 4003
+    UNKNOWN_IBTP = 4004
+    LATE_RECEIPT = 4005
+    INVALID_TRANSITION = 4006
+    WRONG_SUBMITTER = 4007
+    INDEX_WINDOW = 4008
+    SAME_CHAIN = 4009
+
+    # 5xxx proofs
+    PROOF_INVALID = 5001
+    PROOF_MALFORMED = 5002
+    NOTARY_BELOW_THRESHOLD = 5101
+    NOTARY_UNKNOWN_SIGNER = 5102
+    NOTARY_BAD_SIGNATURE = 5103
+
+    # 6xxx node
+    MEMPOOL_FULL = 6001
+    NOT_FOUND = 6002
+    SHUTTING_DOWN = 6003
+    STORAGE = 6004
+    LEDGER_INCONSISTENT = 6005
+    CONFIG = 6006
+
+
+#: HTTP status for each code; anything not listed is a 400.
+HTTP_STATUS: dict[Code, int] = {
+    Code.BODY_TOO_LARGE: 413,
+    Code.UNSUPPORTED_MEDIA_TYPE: 415,
+    Code.BAD_SIGNATURE: 401,
+    Code.SIGNER_MISMATCH: 401,
+    Code.UNAUTHORIZED: 403,
+    Code.CALLER_NOT_ALLOWED: 403,
+    Code.NONCE_USED: 409,
+    Code.DUPLICATE_TX: 409,
+    Code.CHAIN_EXISTS: 409,
+    Code.SERVICE_EXISTS: 409,
+    Code.CONFLICTING_DUPLICATE: 409,
+    Code.INDEX_GAP: 409,
+    Code.LATE_RECEIPT: 409,
+    Code.INVALID_TRANSITION: 409,
+    Code.UNKNOWN_CHAIN: 404,
+    Code.UNKNOWN_SERVICE: 404,
+    Code.UNKNOWN_IBTP: 404,
+    Code.NOT_FOUND: 404,
+    Code.PROOF_INVALID: 422,
+    Code.PROOF_MALFORMED: 422,
+    Code.NOTARY_BELOW_THRESHOLD: 422,
+    Code.NOTARY_UNKNOWN_SIGNER: 422,
+    Code.NOTARY_BAD_SIGNATURE: 422,
+    Code.MEMPOOL_FULL: 503,
+    Code.SHUTTING_DOWN: 503,
+    Code.STORAGE: 500,
+    Code.LEDGER_INCONSISTENT: 500,
+    Code.CONFIG: 500,
+}
+
+
+def http_status(code: int) -> int:
+    """The HTTP status a refusal with ``code`` is sent with (4xx/5xx)."""
+    try:
+        return HTTP_STATUS.get(Code(code), 400)
+    except ValueError:
+        # Codes 5200-5499 belong to chain-family verifiers: all are proof refusals.
+        return 422 if 5000 <= code < 6000 else 400
+
+
+class RelayError(Exception):
+    """Base of every error the relay reports to a caller.
+
+    ``code`` is stable; ``message`` says what happened and what to do next;
+    ``details`` carries machine-readable context (expected index, item number...).
+    """
+
+    code: int = Code.BAD_REQUEST
+
+    def __init__(self, code: int, message: str, **details: Any) -> None:
+        super().__init__(f"[{int(code)}] {message}")
+        self.code = int(code)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+    @property
+    def http_status(self) -> int:
+        return http_status(self.code)
+
+
+class EncodingError(RelayError):
+    """Bytes that are not a valid canonical encoding."""
+
+
+class ProofError(RelayError):
+    """A proof that does not verify against the registered trust root.
+
+    Chain-family verifiers raise this with their own code (5xxx) so that every
+    tampered-proof case is refused with a code of its own.
+    """
+
+
+class StorageError(RelayError):
+    """The ledger store failed or found itself inconsistent."""

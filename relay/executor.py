@@ -1,0 +1,495 @@
+"""Deterministic block execution: the relay's state transition function.
+
+``Executor.begin_block`` (timeouts) and ``Executor.apply_tx`` are the only ways
+state changes. Both read and write a :class:`StateView` and nothing else: no
+clock, no I/O, no iteration over unordered sets, so a follower that replays the
+same blocks reaches the same state (docs/ledger.md). A transaction either applies
+whole or raises a :class:`RelayError` and leaves the view untouched (the caller
+runs it in a child layer and drops the layer on error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from relay.crypto import Address, normalize_address
+from relay.errors import Code, ProofError, RelayError
+from relay.genesis import Genesis
+from relay.ibtp import (
+    IBTP,
+    IBTPType,
+    Payload,
+    TxStatus,
+    compute_ibtp_hash,
+    compute_ibtp_id,
+    decode_ibtp,
+    encode_ibtp_unproven,
+    parse_ibtp_id,
+    parse_service_id,
+)
+from relay.ibtp.ids import ServiceID, is_valid_chain_id
+from relay.interchain.machine import Event, compute_next_status
+from relay.ledger.state import StateView
+from relay.ledger.types import Transaction, TxReceipt, verify_tx_signature
+from relay.validation.base import ChainContext
+from relay.validation.registry import VerifierRegistry
+
+MAX_IBTPS_PER_TX = 4096
+UNORDERED_WINDOW = 1024
+
+# Chain and service statuses.
+PENDING, ACTIVE, REJECTED, FROZEN = "PENDING", "ACTIVE", "REJECTED", "FROZEN"
+
+# Indices into a tx record: [status, ibtp_hash, timeout_height, history, receipt_hash]
+R_STATUS, R_HASH, R_TIMEOUT, R_HISTORY, R_RECEIPT = range(5)
+
+
+def pair_key(src: str, dst: str) -> str:
+    return f"pair/{src}~{dst}"
+
+
+def tx_key(ibtp_id: str) -> str:
+    return f"tx/{ibtp_id}"
+
+
+def timeout_prefix(height: int) -> str:
+    return f"timeout/{height:016x}/"
+
+
+def out_key(chain: str, seq: int) -> str:
+    return f"out/{chain}/{seq:016x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """An IBTP the relay routes to a chain, with the status its relay proof announces."""
+
+    chain: str
+    seq: int
+    ibtp: bytes
+    status: int
+
+
+class Executor:
+    def __init__(self, genesis: Genesis, verifiers: VerifierRegistry) -> None:
+        self.genesis = genesis
+        self.hub_id = genesis.hub_id
+        self.verifiers = verifiers
+        self._admins = frozenset(genesis.admins)
+        # Parsed trust roots keyed by (chain id, height the root took effect).
+        self._roots: dict[tuple[str, int], Any] = {}
+
+    # --- blocks ---------------------------------------------------------------
+
+    def begin_block(self, view: StateView, height: int) -> int:
+        """Process timeouts due at ``height``: BEGIN -> BEGIN_ROLLBACK, both chains told.
+
+        Returns how many transactions timed out."""
+        prefix = timeout_prefix(height)
+        due = sorted((parse_ibtp_id(k[len(prefix) :]), k) for k, _ in view.scan(prefix))
+        for (src, dst, index), key in due:
+            ibtp_id = compute_ibtp_id(src, dst, index)
+            view.delete(key)
+            rec = view.get(tx_key(ibtp_id))
+            if rec is None or rec[R_STATUS] != TxStatus.BEGIN:
+                continue
+            status = compute_next_status(TxStatus(rec[R_STATUS]), Event.TIMEOUT)
+            self._set_status(view, ibtp_id, rec, status, height)
+            note = IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, rec[R_TIMEOUT], Payload())
+            self._route(view, parse_service_id(src).chain, note, status)
+            self._route(view, parse_service_id(dst).chain, note, status)
+            self._add_meta(view, "open_timeouts", -1)
+        return len(due)
+
+    def has_open_timeouts(self, view: StateView) -> bool:
+        return int(view.get("meta/open_timeouts", 0)) > 0
+
+    # --- transactions ---------------------------------------------------------
+
+    def apply_tx(self, view: StateView, tx: Transaction, height: int, index: int) -> TxReceipt:
+        if tx.hub_id != self.hub_id:
+            raise RelayError(
+                Code.WRONG_HUB, f"transaction is for hub {tx.hub_id!r}; this is hub {self.hub_id!r}"
+            )
+        verify_tx_signature(tx)
+        last = int(view.get(f"acct/{tx.sender}", 0))
+        if tx.nonce <= last:
+            raise RelayError(
+                Code.NONCE_USED,
+                f"nonce {tx.nonce} of {tx.sender} was already used (replay?); next is {last + 1}",
+                expected=last + 1,
+            )
+        if tx.nonce != last + 1:
+            raise RelayError(
+                Code.NONCE_GAP,
+                f"nonce {tx.nonce} skips ahead; {tx.sender}'s next nonce is {last + 1}",
+                expected=last + 1,
+            )
+        handler = self._HANDLERS.get(tx.kind)
+        if handler is None:
+            raise RelayError(
+                Code.UNKNOWN_TX_KIND,
+                f"unknown transaction kind {tx.kind!r}; one of {', '.join(sorted(self._HANDLERS))}",
+            )
+        results = handler(self, view, tx, height)
+        view.set(f"acct/{tx.sender}", tx.nonce)
+        return TxReceipt(tx.hash, height, index, tuple(results))
+
+    # --- registry -------------------------------------------------------------
+
+    def _chain_register(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        b = _body_dict(
+            tx.body, {"id", "family", "trust_root", "broker"}, {"gateways", "name", "desc"}
+        )
+        cid = b["id"]
+        if not is_valid_chain_id(cid):
+            raise RelayError(Code.FIELD_TYPE, "chain id must be 1-64 chars of A-Z a-z 0-9 _ . -")
+        if view.get(f"chain/{cid}") is not None:
+            raise RelayError(Code.CHAIN_EXISTS, f"chain {cid!r} is already registered")
+        family = b["family"]
+        if not isinstance(family, str):
+            raise RelayError(Code.FIELD_TYPE, "family must be a string")
+        self.verifiers.get(family).parse_trust_root(b["trust_root"])
+        broker = b["broker"]
+        if not isinstance(broker, str) or not 1 <= len(broker) <= 128:
+            raise RelayError(Code.FIELD_TYPE, "broker must be a 1-128 character string")
+        gateways = b.get("gateways") or [tx.sender]
+        if not isinstance(gateways, list) or not 1 <= len(gateways) <= 16:
+            raise RelayError(Code.FIELD_TYPE, "gateways must be a list of 1-16 addresses")
+        gws = sorted({normalize_address(g) for g in gateways})
+        rec = {
+            "id": cid,
+            "family": family,
+            "trust_roots": [[height, b["trust_root"]]],
+            "broker": broker.lower() if broker.startswith("0x") else broker,
+            "gateways": gws,
+            "status": PENDING,
+            "name": str(b.get("name", ""))[:128],
+            "desc": str(b.get("desc", ""))[:1024],
+            "registrar": tx.sender,
+            "registered_at": height,
+            "history": [[PENDING, height]],
+        }
+        view.set(f"chain/{cid}", rec)
+        return [cid, PENDING]
+
+    def _chain_decide(
+        self, view: StateView, tx: Transaction, height: int, approve: bool
+    ) -> list[Any]:
+        if tx.sender not in self._admins:
+            raise RelayError(
+                Code.UNAUTHORIZED, f"{tx.sender} is not a hub admin; only admins approve chains"
+            )
+        b = _body_dict(tx.body, {"id"}, set())
+        rec = view.get(f"chain/{b['id']}")
+        if rec is None:
+            raise RelayError(Code.UNKNOWN_CHAIN, f"chain {b['id']!r} is not registered")
+        if rec["status"] != PENDING:
+            raise RelayError(Code.NOT_PENDING, f"chain {b['id']!r} is {rec['status']}, not PENDING")
+        status = ACTIVE if approve else REJECTED
+        view.set(
+            f"chain/{b['id']}",
+            {**rec, "status": status, "history": [*rec["history"], [status, height]]},
+        )
+        return [b["id"], status]
+
+    def _chain_approve(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        return self._chain_decide(view, tx, height, True)
+
+    def _chain_reject(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        return self._chain_decide(view, tx, height, False)
+
+    def _service_register(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        b = _body_dict(tx.body, {"service"}, {"ordered", "allow", "deny", "name"})
+        sid = parse_service_id(b["service"])
+        if sid.hub != self.hub_id:
+            raise RelayError(Code.BAD_SERVICE_ID, f"service {sid} is not on hub {self.hub_id}")
+        chain = self._active_chain(view, sid.chain)
+        if tx.sender not in chain["gateways"] and tx.sender != chain["registrar"]:
+            raise RelayError(
+                Code.UNAUTHORIZED, f"{tx.sender} may not register services on chain {sid.chain}"
+            )
+        if view.get(f"svc/{sid}") is not None:
+            raise RelayError(Code.SERVICE_EXISTS, f"service {sid} is already registered")
+        ordered = b.get("ordered", True)
+        if type(ordered) is not bool:
+            raise RelayError(Code.FIELD_TYPE, "ordered must be true or false")
+        lists = {}
+        for name in ("allow", "deny"):
+            items = b.get(name, [])
+            if not isinstance(items, list) or len(items) > 256:
+                raise RelayError(
+                    Code.FIELD_TYPE, f"{name} must be a list of at most 256 service IDs"
+                )
+            lists[name] = sorted({str(parse_service_id(s)) for s in items})
+        view.set(
+            f"svc/{sid}",
+            {
+                "id": str(sid),
+                "chain": sid.chain,
+                "ordered": ordered,
+                "allow": lists["allow"],
+                "deny": lists["deny"],
+                "name": str(b.get("name", ""))[:128],
+                "status": ACTIVE,
+                "registered_at": height,
+            },
+        )
+        return [str(sid), ACTIVE]
+
+    def _active_chain(self, view: StateView, chain_id: str) -> dict[str, Any]:
+        rec = view.get(f"chain/{chain_id}")
+        if rec is None:
+            raise RelayError(
+                Code.UNKNOWN_CHAIN, f"chain {chain_id!r} is not registered on this hub"
+            )
+        if rec["status"] != ACTIVE:
+            raise RelayError(
+                Code.CHAIN_NOT_ACTIVE, f"chain {chain_id!r} is {rec['status']}, not ACTIVE"
+            )
+        return rec
+
+    def chain_context(self, rec: dict[str, Any]) -> ChainContext:
+        height, raw = rec["trust_roots"][-1]
+        key = (rec["id"], height)
+        parsed = self._roots.get(key)
+        if parsed is None:
+            # A (chain, height) trust root never changes: rotation adds a new height.
+            parsed = self.verifiers.get(rec["family"]).parse_trust_root(raw)
+            self._roots[key] = parsed
+        return ChainContext(
+            hub_id=self.hub_id,
+            chain_id=rec["id"],
+            family=rec["family"],
+            broker=rec["broker"],
+            trust_root=parsed,
+            trust_root_height=height,
+        )
+
+    # --- IBTPs ----------------------------------------------------------------
+
+    def _ibtp(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        items = tx.body
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_IBTPS_PER_TX:
+            raise RelayError(
+                Code.FIELD_TYPE, f"an ibtp transaction carries 1-{MAX_IBTPS_PER_TX} encoded IBTPs"
+            )
+        results = []
+        chains: dict[str, tuple[dict[str, Any], ChainContext]] = {}
+        for i, raw in enumerate(items):
+            try:
+                if not isinstance(raw, bytes):
+                    raise RelayError(Code.FIELD_TYPE, "each IBTP is its canonical bytes")
+                ibtp = decode_ibtp(raw)
+                results.append(self._apply_ibtp(view, tx.sender, ibtp, height, chains))
+            except RelayError as exc:
+                exc.details.setdefault("item", i)
+                raise
+        return results
+
+    def _apply_ibtp(
+        self,
+        view: StateView,
+        sender: Address,
+        ibtp: IBTP,
+        height: int,
+        chains: dict[str, tuple[dict[str, Any], ChainContext]],
+    ) -> list[Any]:
+        src, dst = parse_service_id(ibtp.src), parse_service_id(ibtp.dst)
+        for s in (src, dst):
+            if s.hub != self.hub_id:
+                raise RelayError(
+                    Code.UNKNOWN_CHAIN, f"{s} is on hub {s.hub!r}; this hub is {self.hub_id!r}"
+                )
+        if src.chain == dst.chain:
+            raise RelayError(Code.SAME_CHAIN, "from and to are on the same chain; call it locally")
+        submitter = (
+            dst if ibtp.type in (IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE) else src
+        )
+        cached = chains.get(submitter.chain)
+        if cached is None:
+            rec = self._active_chain(view, submitter.chain)
+            cached = (rec, self.chain_context(rec))
+            chains[submitter.chain] = cached
+        rec, ctx = cached
+        if sender not in rec["gateways"]:
+            raise RelayError(
+                Code.UNAUTHORIZED,
+                f"{sender} is not a registered gateway of chain {submitter.chain}; "
+                f"{ibtp.type.name} is submitted by that chain's gateway",
+            )
+        ibtp_id = compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)
+        ibtp_hash = compute_ibtp_hash(ibtp)
+        record = view.get(tx_key(ibtp_id))
+        if ibtp.type == IBTPType.INTERCHAIN:
+            if record is not None:
+                return self._duplicate(ibtp_id, record, record[R_HASH], ibtp_hash)
+            self._check_index(view, src, dst, ibtp)
+            self._verify(ctx, ibtp, ibtp_hash)
+            return self._accept_interchain(view, ibtp, ibtp_id, ibtp_hash, src, dst, height)
+        if record is None:
+            raise RelayError(
+                Code.UNKNOWN_IBTP, f"{ibtp.type.name} for {ibtp_id}, which the relay has not seen"
+            )
+        if record[R_RECEIPT] and record[R_RECEIPT] == ibtp_hash:
+            return [ibtp_id, record[R_STATUS], True]
+        event = {
+            IBTPType.RECEIPT_SUCCESS: Event.RECEIPT_SUCCESS,
+            IBTPType.RECEIPT_FAILURE: Event.RECEIPT_FAILURE,
+            IBTPType.RECEIPT_ROLLBACK: Event.ROLLBACK_ACK,
+        }[ibtp.type]
+        status = compute_next_status(TxStatus(record[R_STATUS]), event)
+        self._verify(ctx, ibtp, ibtp_hash)
+        record = [*record[:R_RECEIPT], ibtp_hash]
+        self._set_status(view, ibtp_id, record, status, height)
+        if event is not Event.ROLLBACK_ACK:
+            view.delete(timeout_prefix(record[R_TIMEOUT]) + ibtp_id)
+            self._add_meta(view, "open_timeouts", -1)
+            pk = pair_key(ibtp.src, ibtp.dst)
+            ic, rc = view.get(pk, (0, 0))
+            view.set(pk, [ic, max(rc, ibtp.index)])
+            self._route(view, src.chain, ibtp, status)
+        return [ibtp_id, int(status), False]
+
+    def _verify(self, ctx: ChainContext, ibtp: IBTP, ibtp_hash: bytes) -> None:
+        try:
+            self.verifiers.get(ctx.family).verify(ctx, ibtp, ibtp_hash)
+        except ProofError:
+            raise
+        except RelayError as exc:
+            raise ProofError(exc.code, exc.message, **exc.details) from None
+        except Exception as exc:  # a verifier bug must not take the node down
+            raise ProofError(
+                Code.PROOF_INVALID, f"{ctx.family} verifier failed on this proof: {exc!r}"[:300]
+            ) from None
+
+    @staticmethod
+    def _duplicate(ibtp_id: str, record: list[Any], known: bytes, got: bytes) -> list[Any]:
+        if known != got:
+            raise RelayError(
+                Code.CONFLICTING_DUPLICATE,
+                f"{ibtp_id} was already accepted with different content; the source chain "
+                "emitted two messages with one index",
+                ibtp_id=ibtp_id,
+            )
+        return [ibtp_id, record[R_STATUS], True]
+
+    def _check_index(self, view: StateView, src: ServiceID, dst: ServiceID, ibtp: IBTP) -> None:
+        svc = view.get(f"svc/{dst}")
+        ordered = True if svc is None else bool(svc["ordered"])
+        ic, _ = view.get(pair_key(ibtp.src, ibtp.dst), (0, 0))
+        if ordered and ibtp.index != ic + 1:
+            raise RelayError(
+                Code.INDEX_GAP,
+                f"{src} -> {dst} expects index {ic + 1}, got {ibtp.index}; resend from {ic + 1}",
+                expected=ic + 1,
+            )
+        if not ordered and ibtp.index > ic + UNORDERED_WINDOW:
+            raise RelayError(
+                Code.INDEX_WINDOW,
+                f"unordered index {ibtp.index} is more than {UNORDERED_WINDOW} past {ic}",
+                expected=ic + 1,
+            )
+
+    def _accept_interchain(
+        self,
+        view: StateView,
+        ibtp: IBTP,
+        ibtp_id: str,
+        ibtp_hash: bytes,
+        src: ServiceID,
+        dst: ServiceID,
+        height: int,
+    ) -> list[Any]:
+        timeout = ibtp.timeout or height + self.genesis.default_timeout_blocks
+        if timeout <= height:
+            raise RelayError(
+                Code.TIMEOUT_EXPIRED,
+                f"timeout height {timeout} has passed (relay height {height}); choose a later one",
+                height=height,
+            )
+        pk = pair_key(ibtp.src, ibtp.dst)
+        ic, rc = view.get(pk, (0, 0))
+        view.set(pk, [max(ic, ibtp.index), rc])
+        refusal = self._routing_refusal(view, src, dst)
+        if refusal is None:
+            status = compute_next_status(None, Event.INTERCHAIN_ACCEPTED)
+            view.set(timeout_prefix(timeout) + ibtp_id, 1)
+            self._add_meta(view, "open_timeouts", 1)
+            self._route(view, dst.chain, ibtp, status)
+        else:
+            status = compute_next_status(None, Event.INTERCHAIN_REJECTED)
+            note = IBTP(
+                ibtp.src, ibtp.dst, ibtp.index, IBTPType.RECEIPT_ROLLBACK, timeout, Payload()
+            )
+            self._route(view, src.chain, note, status)
+        view.set(tx_key(ibtp_id), [int(status), ibtp_hash, timeout, [[int(status), height]], b""])
+        out = [ibtp_id, int(status), False]
+        if refusal is not None:
+            out.append(refusal)
+        return out
+
+    def _routing_refusal(self, view: StateView, src: ServiceID, dst: ServiceID) -> str | None:
+        """Why a proven request cannot be delivered (it becomes BEGIN_FAILURE), or None."""
+        chain = view.get(f"chain/{dst.chain}")
+        if chain is None or chain["status"] != ACTIVE:
+            return f"destination chain {dst.chain} is not an active chain of this hub"
+        svc = view.get(f"svc/{dst}")
+        if svc is None:
+            return f"destination service {dst} is not registered"
+        if svc["status"] != ACTIVE:
+            return f"destination service {dst} is {svc['status']}"
+        caller = str(src)
+        if caller in svc["deny"] or (svc["allow"] and caller not in svc["allow"]):
+            return f"{dst} does not allow calls from {caller}"
+        return None
+
+    def _set_status(
+        self, view: StateView, ibtp_id: str, rec: list[Any], status: TxStatus, height: int
+    ) -> None:
+        view.set(
+            tx_key(ibtp_id),
+            [
+                int(status),
+                rec[R_HASH],
+                rec[R_TIMEOUT],
+                [*rec[R_HISTORY], [int(status), height]],
+                rec[R_RECEIPT],
+            ],
+        )
+
+    def _route(self, view: StateView, chain: str, ibtp: IBTP, status: TxStatus) -> None:
+        seq = int(view.get(f"outseq/{chain}", 0)) + 1
+        view.set(f"outseq/{chain}", seq)
+        view.set(out_key(chain, seq), [encode_ibtp_unproven(ibtp), int(status)])
+
+    @staticmethod
+    def _add_meta(view: StateView, name: str, delta: int) -> None:
+        view.set(f"meta/{name}", int(view.get(f"meta/{name}", 0)) + delta)
+
+    _HANDLERS = {
+        "ibtp": _ibtp,
+        "chain.register": _chain_register,
+        "chain.approve": _chain_approve,
+        "chain.reject": _chain_reject,
+        "service.register": _service_register,
+    }
+
+
+def _body_dict(body: Any, required: set[str], optional: set[str]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise RelayError(Code.FIELD_TYPE, "transaction body must be a map")
+    missing = required - set(body)
+    extra = set(body) - required - optional
+    if missing or extra:
+        raise RelayError(
+            Code.FIELD_TYPE,
+            f"body fields: missing {sorted(missing)}, unexpected {sorted(extra)}; "
+            f"required {sorted(required)}, optional {sorted(optional)}",
+        )
+    return body
+
+
+def decode_outbound(chain: str, seq: int, value: Any) -> Outbound:
+    return Outbound(chain, seq, bytes(value[0]), int(value[1]))

@@ -1,0 +1,178 @@
+"""Ledger data types: signed transactions, receipts, block headers and blocks.
+
+Pure: encoding, hashing and signature checks only. Hashes are keccak-256 with a
+domain prefix per kind, so a signature over one kind can never be replayed as
+another. See docs/protocol.md §4 and docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from relay.crypto import Account, Address, keccak, normalize_address, recover_address
+from relay.errors import Code, EncodingError, RelayError
+from relay.ibtp.codec import canonical_packb, unpack_strict
+from relay.merkle import compute_root
+
+TX_DOMAIN = b"relayhub.tx.v1"
+BLOCK_DOMAIN = b"relayhub.block.v1"
+STATE_DOMAIN = b"relayhub.state.v1"
+RECEIPT_DOMAIN = b"relayhub.receipt.v1"
+
+MAX_TX_BYTES = 8 * 1024 * 1024
+GENESIS_PARENT = b"\x00" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    hub_id: str
+    sender: Address
+    nonce: int
+    kind: str
+    body: Any
+    sig: bytes
+    #: keccak256(TX_DOMAIN ‖ msgpack([hub, sender, nonce, kind, body])), set on build/decode.
+    hash: bytes = b""
+
+
+def compute_tx_hash(hub_id: str, sender: str, nonce: int, kind: str, body: Any) -> bytes:
+    return keccak(TX_DOMAIN + canonical_packb([hub_id, sender, nonce, kind, body]))
+
+
+def sign_tx(account: Account, hub_id: str, nonce: int, kind: str, body: Any) -> Transaction:
+    h = compute_tx_hash(hub_id, account.address, nonce, kind, body)
+    return Transaction(hub_id, account.address, nonce, kind, body, account.sign(h), h)
+
+
+def encode_tx(tx: Transaction) -> bytes:
+    return canonical_packb([tx.hub_id, tx.sender, tx.nonce, tx.kind, tx.body, tx.sig])
+
+
+def decode_tx(data: bytes) -> Transaction:
+    """Decode a transaction's bytes; checks shape and canonical form, not the signature."""
+    if len(data) > MAX_TX_BYTES:
+        raise EncodingError(Code.BODY_TOO_LARGE, f"a transaction is at most {MAX_TX_BYTES} bytes")
+    obj = unpack_strict(data)
+    tx = tx_from_obj(obj)
+    if encode_tx(tx) != data:
+        raise EncodingError(
+            Code.NON_CANONICAL, "transaction bytes are not canonical msgpack (docs/protocol.md §4)"
+        )
+    return tx
+
+
+def tx_from_obj(obj: Any) -> Transaction:
+    if not isinstance(obj, list) or len(obj) != 6:
+        raise EncodingError(
+            Code.FIELD_TYPE, "a transaction is an array [hub, sender, nonce, kind, body, sig]"
+        )
+    hub, sender, nonce, kind, body, sig = obj
+    if not isinstance(hub, str) or not isinstance(kind, str):
+        raise EncodingError(Code.FIELD_TYPE, "transaction hub and kind must be strings")
+    if type(nonce) is not int or not 1 <= nonce < 2**63:
+        raise EncodingError(Code.FIELD_TYPE, "transaction nonce must be an integer >= 1")
+    if not isinstance(sig, bytes):
+        raise EncodingError(Code.FIELD_TYPE, "transaction sig must be bytes")
+    try:
+        sender = normalize_address(sender)
+    except RelayError as exc:
+        raise EncodingError(Code.FIELD_TYPE, f"transaction sender: {exc.message}") from None
+    h = compute_tx_hash(hub, sender, nonce, kind, body)
+    return Transaction(hub, sender, nonce, kind, body, sig, h)
+
+
+def verify_tx_signature(tx: Transaction) -> None:
+    """Raise BAD_SIGNATURE / SIGNER_MISMATCH unless ``tx.sig`` is the sender's over ``tx.hash``."""
+    signer = recover_address(tx.hash, tx.sig)
+    if signer != tx.sender:
+        raise RelayError(
+            Code.SIGNER_MISMATCH,
+            f"signature recovers to {signer}, not the sender {tx.sender}; "
+            "sign with the sender's key",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TxReceipt:
+    """Outcome of an applied transaction. ``results`` is per item (per IBTP for kind ``ibtp``)."""
+
+    tx_hash: bytes
+    height: int
+    index: int
+    results: tuple[Any, ...] = ()
+
+    def encode(self) -> bytes:
+        return canonical_packb([self.tx_hash, self.height, self.index, list(self.results)])
+
+    @property
+    def hash(self) -> bytes:
+        return keccak(RECEIPT_DOMAIN + self.encode())
+
+    @classmethod
+    def decode(cls, data: bytes) -> TxReceipt:
+        tx_hash, height, index, results = msgpack.unpackb(data, raw=False)
+        return cls(tx_hash, height, index, tuple(results))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    height: int
+    parent_hash: bytes
+    timestamp_ms: int
+    tx_root: bytes
+    receipt_root: bytes
+    state_root: bytes
+    proposer: str
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.height,
+            self.parent_hash,
+            self.timestamp_ms,
+            self.tx_root,
+            self.receipt_root,
+            self.state_root,
+            self.proposer,
+        ]
+
+    def encode(self) -> bytes:
+        return canonical_packb(self.to_list())
+
+    @classmethod
+    def decode(cls, data: bytes) -> BlockHeader:
+        return cls(*msgpack.unpackb(data, raw=False))
+
+
+def compute_block_hash(header: BlockHeader) -> bytes:
+    return keccak(BLOCK_DOMAIN + header.encode())
+
+
+def compute_tx_root(tx_hashes: list[bytes]) -> bytes:
+    return compute_root(tx_hashes)
+
+
+def compute_receipt_root(receipts: list[TxReceipt]) -> bytes:
+    return compute_root([r.hash for r in receipts])
+
+
+def encode_state_diff(writes: dict[str, Any]) -> bytes:
+    """The canonical bytes of a block's state changes: sorted [key, value] pairs,
+    ``None`` for a deletion."""
+    return canonical_packb([[k, writes[k]] for k in sorted(writes)])
+
+
+def compute_state_root(parent_state_root: bytes, diff: bytes) -> bytes:
+    """Commitment to the whole state history: a hash chain over per-block diffs."""
+    return keccak(STATE_DOMAIN + parent_state_root + keccak(diff))
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: BlockHeader
+    hash: bytes
+    signatures: tuple[bytes, ...] = ()
+    txs: tuple[Transaction, ...] = field(default=())
+    receipts: tuple[TxReceipt, ...] = field(default=())

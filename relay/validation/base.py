@@ -1,0 +1,48 @@
+"""The interface every chain family's relay-side verifier implements.
+
+A verifier is found by family name through the ``relayhub.verifiers`` entry point
+group (see :mod:`relay.validation.registry`); the relay never imports an adapter
+package by name. Verifiers are pure: no I/O, no clock. They may memoise work that
+depends only on their inputs (for example a header whose seals were already
+checked under the same trust root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from relay.ibtp import IBTP
+
+
+@dataclass(frozen=True, slots=True)
+class ChainContext:
+    """What a verifier knows about the chain that submitted an IBTP."""
+
+    hub_id: str
+    chain_id: str
+    family: str
+    #: The broker's address (EVM, FISCO) or chaincode name (Fabric) as registered.
+    broker: str
+    #: The family's parsed trust root (what ``parse_trust_root`` returned).
+    trust_root: Any
+    #: Relay height from which this trust root is in force.
+    trust_root_height: int = 0
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    #: Family name, e.g. ``"notary"``, ``"evm"``, ``"fabric"``, ``"fisco"``.
+    family: ClassVar[str]
+
+    def parse_trust_root(self, raw: Any) -> Any:
+        """Validate a trust root as given at registration (a msgpack-able value) and
+        return the parsed form passed back in :attr:`ChainContext.trust_root`.
+        Raise ``RelayError(Code.BAD_TRUST_ROOT, ...)`` saying what is wrong."""
+        ...
+
+    def verify(self, ctx: ChainContext, ibtp: IBTP, ibtp_hash: bytes) -> None:
+        """Check ``ibtp.proof`` proves that the chain of ``ctx`` emitted ``ibtp``.
+        Return on success; raise :class:`relay.errors.ProofError` with the family's
+        own 5xxx code for every way a proof can be wrong."""
+        ...
