@@ -78,7 +78,8 @@ def decode_ibtp(data: bytes) -> IBTP:
 
 
 def unpack_strict(data: bytes) -> Any:
-    """msgpack-decode ``data`` with limits; any failure is ``MALFORMED_ENCODING``."""
+    """msgpack-decode ``data`` with limits: trailing bytes are NON_CANONICAL, any other
+    failure MALFORMED_ENCODING."""
     try:
         return msgpack.unpackb(
             data,
@@ -91,10 +92,13 @@ def unpack_strict(data: bytes) -> Any:
             max_map_len=10_000,
             max_ext_len=0,
         )
+    except msgpack.ExtraData:
+        raise EncodingError(
+            Code.NON_CANONICAL, "bytes follow the encoded value; send exactly one value"
+        ) from None
     except (
         ValueError,
         TypeError,
-        msgpack.ExtraData,
         msgpack.FormatError,
         msgpack.StackError,
     ) as exc:

@@ -51,7 +51,7 @@ def compute_signed_digest(hub_id: str, ibtp: IBTP, status: TxStatus | int) -> by
                 ibtp.index,
                 int(ibtp.type),
                 compute_payload_hash(ibtp.payload),
-                int(status),
+                int(TxStatus(status)),
             ),
         )
     )

@@ -67,10 +67,18 @@ def compute_ibtp_id(src: str, dst: str, index: int) -> str:
     return f"{src}{IBTP_ID_SEP}{dst}{IBTP_ID_SEP}{index}"
 
 
+_INDEX = re.compile(r"[1-9][0-9]{0,19}")
+
+
 def parse_ibtp_id(text: str) -> tuple[str, str, int]:
+    """Parse ``from~to~index``; the index is written in decimal without leading zeros
+    and is 1..2**64-1, so every IBTP has exactly one ID spelling."""
     parts = text.split(IBTP_ID_SEP)
-    if len(parts) != 3 or not parts[2].isdigit():
-        raise EncodingError(Code.BAD_REQUEST, f"IBTP ID {text[:300]!r} is not from~to~index")
+    if len(parts) != 3 or not _INDEX.fullmatch(parts[2]) or int(parts[2]) >= 2**64:
+        raise EncodingError(
+            Code.BAD_REQUEST,
+            f"IBTP ID {text[:300]!r} is not from~to~index (index 1..2^64-1, no leading zeros)",
+        )
     parse_service_id(parts[0])
     parse_service_id(parts[1])
     return parts[0], parts[1], int(parts[2])
