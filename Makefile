@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 
 .PHONY: demo test lint typecheck unit bench-quick install clean
 
@@ -27,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(NPM_STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck unit
@@ -37,3 +38,17 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The real EVM peers (ganache 7, solcjs), pinned by package-lock.json. `npm ci` installs
+# exactly the locked versions; the stamp reinstalls them when either file changes.
+.PHONY: npm contracts
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+npm: $(NPM_STAMP)
+
+# Rebuild appchains/evm/artifacts/*.json from appchains/evm/contracts/*.sol (byte for byte).
+contracts: $(STAMP) $(NPM_STAMP)
+	$(PY) -m appchains.evm.build_contracts

@@ -41,7 +41,6 @@ class Code(IntEnum):
     UNAUTHORIZED = 2005
     WRONG_HUB = 2006
     UNKNOWN_TX_KIND = 2007
-    DUPLICATE_TX = 2008
 
     # 3xxx registry
     UNKNOWN_CHAIN = 3001
@@ -53,7 +52,6 @@ class Code(IntEnum):
     BAD_TRUST_ROOT = 3007
     SERVICE_EXISTS = 3008
     NOT_PENDING = 3009
-    SERVICE_NOT_ACTIVE = 3010
 
     # 4xxx interchain
     INDEX_GAP = 4001
@@ -80,6 +78,7 @@ class Code(IntEnum):
     STORAGE = 6004
     LEDGER_INCONSISTENT = 6005
     CONFIG = 6006
+    UPSTREAM_UNAVAILABLE = 6007
 
 
 #: HTTP status for each code; anything not listed is a 400.
@@ -91,7 +90,10 @@ HTTP_STATUS: dict[Code, int] = {
     Code.UNAUTHORIZED: 403,
     Code.CALLER_NOT_ALLOWED: 403,
     Code.NONCE_USED: 409,
-    Code.DUPLICATE_TX: 409,
+    Code.NONCE_GAP: 409,
+    Code.NOT_PENDING: 409,
+    Code.INDEX_WINDOW: 409,
+    Code.WRONG_SUBMITTER: 403,
     Code.CHAIN_EXISTS: 409,
     Code.SERVICE_EXISTS: 409,
     Code.CONFLICTING_DUPLICATE: 409,
@@ -112,6 +114,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.STORAGE: 500,
     Code.LEDGER_INCONSISTENT: 500,
     Code.CONFIG: 500,
+    Code.UPSTREAM_UNAVAILABLE: 502,
 }
 
 

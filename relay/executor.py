@@ -11,6 +11,7 @@ runs it in a child layer and drops the layer on error).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from relay.crypto import Address, normalize_address
@@ -41,8 +42,10 @@ UNORDERED_WINDOW = 1024
 # Chain and service statuses.
 PENDING, ACTIVE, REJECTED, FROZEN = "PENDING", "ACTIVE", "REJECTED", "FROZEN"
 
-# Indices into a tx record: [status, ibtp_hash, timeout_height, history, receipt_hash]
-R_STATUS, R_HASH, R_TIMEOUT, R_HISTORY, R_RECEIPT = range(5)
+# Indices into a tx record:
+# [status, ibtp_hash, timeout_height, history, receipt_hash, result]
+# ``result`` is what the destination returned (or its failure reason), from the receipt.
+R_STATUS, R_HASH, R_TIMEOUT, R_HISTORY, R_RECEIPT, R_RESULT = range(6)
 
 
 def pair_key(src: str, dst: str) -> str:
@@ -59,6 +62,36 @@ def timeout_prefix(height: int) -> str:
 
 def out_key(chain: str, seq: int) -> str:
     return f"out/{chain}/{seq:016x}"
+
+
+class _IbtpTxScope:
+    """Reads memoised for the length of one ``ibtp`` transaction.
+
+    An ``ibtp`` transaction writes no ``chain/`` or ``svc/`` record, so within it
+    those records (and parsed service IDs, and each submitting chain's verifier
+    context) are read once instead of once per IBTP. The memo lives only as long as
+    the transaction, so it never outlives a state it was read from."""
+
+    __slots__ = ("chains", "records", "sids")
+
+    def __init__(self) -> None:
+        self.chains: dict[str, tuple[dict[str, Any], ChainContext]] = {}
+        self.records: dict[str, Any] = {}
+        self.sids: dict[str, ServiceID] = {}
+
+    def service_id(self, text: str) -> ServiceID:
+        sid = self.sids.get(text)
+        if sid is None:
+            sid = self.sids[text] = parse_service_id(text)
+        return sid
+
+    def record(self, view: StateView, key: str) -> Any:
+        """``view.get(key)`` for a ``chain/`` or ``svc/`` key, memoised."""
+        try:
+            return self.records[key]
+        except KeyError:
+            v = self.records[key] = view.get(key)
+            return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,13 +309,13 @@ class Executor:
                 Code.FIELD_TYPE, f"an ibtp transaction carries 1-{MAX_IBTPS_PER_TX} encoded IBTPs"
             )
         results = []
-        chains: dict[str, tuple[dict[str, Any], ChainContext]] = {}
+        scope = _IbtpTxScope()
         for i, raw in enumerate(items):
             try:
                 if not isinstance(raw, bytes):
                     raise RelayError(Code.FIELD_TYPE, "each IBTP is its canonical bytes")
                 ibtp = decode_ibtp(raw)
-                results.append(self._apply_ibtp(view, tx.sender, ibtp, height, chains))
+                results.append(self._apply_ibtp(view, tx.sender, ibtp, height, scope))
             except RelayError as exc:
                 exc.details.setdefault("item", i)
                 raise
@@ -294,9 +327,9 @@ class Executor:
         sender: Address,
         ibtp: IBTP,
         height: int,
-        chains: dict[str, tuple[dict[str, Any], ChainContext]],
+        scope: _IbtpTxScope,
     ) -> list[Any]:
-        src, dst = parse_service_id(ibtp.src), parse_service_id(ibtp.dst)
+        src, dst = scope.service_id(ibtp.src), scope.service_id(ibtp.dst)
         for s in (src, dst):
             if s.hub != self.hub_id:
                 raise RelayError(
@@ -307,6 +340,7 @@ class Executor:
         submitter = (
             dst if ibtp.type in (IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE) else src
         )
+        chains = scope.chains
         cached = chains.get(submitter.chain)
         if cached is None:
             rec = self._active_chain(view, submitter.chain)
@@ -314,6 +348,14 @@ class Executor:
             chains[submitter.chain] = cached
         rec, ctx = cached
         if sender not in rec["gateways"]:
+            other = dst if submitter is src else src
+            other_rec = view.get(f"chain/{other.chain}")
+            if other_rec is not None and sender in other_rec["gateways"]:
+                raise RelayError(
+                    Code.WRONG_SUBMITTER,
+                    f"{ibtp.type.name} for {other.chain} -> is submitted by chain "
+                    f"{submitter.chain}'s gateway, not {other.chain}'s",
+                )
             raise RelayError(
                 Code.UNAUTHORIZED,
                 f"{sender} is not a registered gateway of chain {submitter.chain}; "
@@ -321,13 +363,22 @@ class Executor:
             )
         ibtp_id = compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)
         ibtp_hash = compute_ibtp_hash(ibtp)
-        record = view.get(tx_key(ibtp_id))
+        if (
+            ibtp.type == IBTPType.INTERCHAIN
+            and ibtp.index > view.get(pair_key(ibtp.src, ibtp.dst), (0, 0))[0]
+        ):
+            # A request is recorded only together with its pair's counter raised to at
+            # least its index (_accept_interchain), so an index past the counter has no
+            # record: skip the lookup, a store miss for every new request.
+            record = None
+        else:
+            record = view.get(tx_key(ibtp_id))
         if ibtp.type == IBTPType.INTERCHAIN:
             if record is not None:
                 return self._duplicate(ibtp_id, record, record[R_HASH], ibtp_hash)
-            self._check_index(view, src, dst, ibtp)
+            self._check_index(view, src, dst, ibtp, scope)
             self._verify(ctx, ibtp, ibtp_hash)
-            return self._accept_interchain(view, ibtp, ibtp_id, ibtp_hash, src, dst, height)
+            return self._accept_interchain(view, ibtp, ibtp_id, ibtp_hash, src, dst, height, scope)
         if record is None:
             raise RelayError(
                 Code.UNKNOWN_IBTP, f"{ibtp.type.name} for {ibtp_id}, which the relay has not seen"
@@ -341,7 +392,10 @@ class Executor:
         }[ibtp.type]
         status = compute_next_status(TxStatus(record[R_STATUS]), event)
         self._verify(ctx, ibtp, ibtp_hash)
-        record = [*record[:R_RECEIPT], ibtp_hash]
+        result = (
+            ibtp.payload.args[0] if event is not Event.ROLLBACK_ACK and ibtp.payload.args else b""
+        )
+        record = [*record[:R_RECEIPT], ibtp_hash, result]
         self._set_status(view, ibtp_id, record, status, height)
         if event is not Event.ROLLBACK_ACK:
             view.delete(timeout_prefix(record[R_TIMEOUT]) + ibtp_id)
@@ -375,8 +429,16 @@ class Executor:
             )
         return [ibtp_id, record[R_STATUS], True]
 
-    def _check_index(self, view: StateView, src: ServiceID, dst: ServiceID, ibtp: IBTP) -> None:
-        svc = view.get(f"svc/{dst}")
+    def _check_index(
+        self,
+        view: StateView,
+        src: ServiceID,
+        dst: ServiceID,
+        ibtp: IBTP,
+        scope: _IbtpTxScope | None = None,
+    ) -> None:
+        key = f"svc/{dst}"
+        svc = view.get(key) if scope is None else scope.record(view, key)
         ordered = True if svc is None else bool(svc["ordered"])
         ic, _ = view.get(pair_key(ibtp.src, ibtp.dst), (0, 0))
         if ordered and ibtp.index != ic + 1:
@@ -401,6 +463,7 @@ class Executor:
         src: ServiceID,
         dst: ServiceID,
         height: int,
+        scope: _IbtpTxScope | None = None,
     ) -> list[Any]:
         timeout = ibtp.timeout or height + self.genesis.default_timeout_blocks
         if timeout <= height:
@@ -412,7 +475,7 @@ class Executor:
         pk = pair_key(ibtp.src, ibtp.dst)
         ic, rc = view.get(pk, (0, 0))
         view.set(pk, [max(ic, ibtp.index), rc])
-        refusal = self._routing_refusal(view, src, dst)
+        refusal = self._routing_refusal(view, src, dst, scope)
         if refusal is None:
             status = compute_next_status(None, Event.INTERCHAIN_ACCEPTED)
             view.set(timeout_prefix(timeout) + ibtp_id, 1)
@@ -424,18 +487,27 @@ class Executor:
                 ibtp.src, ibtp.dst, ibtp.index, IBTPType.RECEIPT_ROLLBACK, timeout, Payload()
             )
             self._route(view, src.chain, note, status)
-        view.set(tx_key(ibtp_id), [int(status), ibtp_hash, timeout, [[int(status), height]], b""])
+        view.set(
+            tx_key(ibtp_id), [int(status), ibtp_hash, timeout, [[int(status), height]], b"", b""]
+        )
         out = [ibtp_id, int(status), False]
         if refusal is not None:
             out.append(refusal)
         return out
 
-    def _routing_refusal(self, view: StateView, src: ServiceID, dst: ServiceID) -> str | None:
+    def _routing_refusal(
+        self,
+        view: StateView,
+        src: ServiceID,
+        dst: ServiceID,
+        scope: _IbtpTxScope | None = None,
+    ) -> str | None:
         """Why a proven request cannot be delivered (it becomes BEGIN_FAILURE), or None."""
-        chain = view.get(f"chain/{dst.chain}")
+        get = view.get if scope is None else partial(scope.record, view)
+        chain = get(f"chain/{dst.chain}")
         if chain is None or chain["status"] != ACTIVE:
             return f"destination chain {dst.chain} is not an active chain of this hub"
-        svc = view.get(f"svc/{dst}")
+        svc = get(f"svc/{dst}")
         if svc is None:
             return f"destination service {dst} is not registered"
         if svc["status"] != ACTIVE:
@@ -456,6 +528,7 @@ class Executor:
                 rec[R_TIMEOUT],
                 [*rec[R_HISTORY], [int(status), height]],
                 rec[R_RECEIPT],
+                rec[R_RESULT],
             ],
         )
 

@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgpack
+from coincurve import PublicKey
 
-from relay.crypto import Account, Address, normalize_address, recover_address
+from relay.crypto import (
+    SECP256K1_N,
+    Account,
+    Address,
+    address_from_pubkey,
+    normalize_address,
+    recover_address,
+)
 from relay.errors import Code, ProofError, RelayError
 from relay.ibtp import IBTP, compute_notary_digest
 from relay.validation.base import ChainContext
@@ -29,6 +37,15 @@ class NotaryTrustRoot:
 
 class NotaryVerifier:
     family: ClassVar[str] = "notary"
+
+    #: At most this many public keys are remembered (only registered notary keys are).
+    MAX_MEMO_KEYS = 4096
+
+    def __init__(self) -> None:
+        # Compressed public key -> address of registered notary keys seen in valid
+        # signatures: a notary signs every IBTP of its chain, so this saves the keccak
+        # of its key on every signature. Depends only on the key: pure memoisation.
+        self._addresses: dict[bytes, Address] = {}
 
     def parse_trust_root(self, raw: Any) -> NotaryTrustRoot:
         if not isinstance(raw, dict) or set(raw) != {"keys", "threshold"}:
@@ -64,7 +81,7 @@ class NotaryVerifier:
         signers: set[Address] = set()
         for s in sigs:
             try:
-                who = recover_address(digest, s)
+                who = self._recover(digest, s, root)
             except RelayError:
                 raise ProofError(
                     Code.NOTARY_BAD_SIGNATURE,
@@ -84,6 +101,29 @@ class NotaryVerifier:
             f"{len(signers)} distinct notary signatures; chain {ctx.chain_id} "
             f"needs {root.threshold}",
         )
+
+    def _recover(self, digest: bytes, sig: bytes, root: NotaryTrustRoot) -> Address:
+        """``recover_address(digest, sig)``, with the address of each registered key
+        memoised. Every input it does not take as well-formed goes to
+        ``recover_address``, which raises exactly as it always does."""
+        if len(sig) != 65 or sig[64] not in (27, 28):
+            return recover_address(digest, sig)
+        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+        if not (0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2):
+            return recover_address(digest, sig)
+        try:
+            pub = PublicKey.from_signature_and_message(
+                sig[:64] + bytes([sig[64] - 27]), digest, hasher=None
+            )
+        except Exception:
+            return recover_address(digest, sig)
+        compressed = pub.format()
+        who = self._addresses.get(compressed)
+        if who is None:
+            who = address_from_pubkey(pub)
+            if who in root.keys and len(self._addresses) < self.MAX_MEMO_KEYS:
+                self._addresses[compressed] = who
+        return who
 
 
 def notarize(ibtp_hash: bytes, notaries: list[Account]) -> bytes:

@@ -116,6 +116,11 @@ OPENAPI: dict[str, Any] = {
         ),
         "/v1/chains": _get("All app chains", ok="list of chains"),
         "/v1/chains/{chain_id}": _get("One app chain", [_path("chain_id", "chain ID")]),
+        "/v1/chains/{chain_id}/pairs": _get(
+            "Counters of every pair with an end on the chain",
+            [_path("chain_id", "chain ID")],
+            ok="list of {from, to, interchain, receipt}",
+        ),
         "/v1/services/{service_id}": _get(
             "A service and its counters", [_path("service_id", "hubID:chainID:serviceID")]
         ),
@@ -132,6 +137,7 @@ OPENAPI: dict[str, Any] = {
             ],
         ),
         "/healthz": _get("Liveness", ok="{ok, height}"),
+        "/openapi.json": _get("This document", ok="OpenAPI 3.1"),
         "/metrics": _get("Prometheus metrics", ok="text exposition format"),
     },
     "components": {"schemas": {"Error": _ERROR}},

@@ -25,15 +25,16 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from relay.api.openapi import OPENAPI
-from relay.errors import Code, RelayError
+from relay.errors import Code, RelayError, http_status
 from relay.ibtp import TxStatus, parse_ibtp_id, parse_service_id
 from relay.ibtp.codec import unpack_strict
-from relay.ledger.types import Block, decode_tx
+from relay.ledger.types import MAX_TX_BYTES, Block, Transaction, decode_tx
 from relay.node import Node
 
 log = logging.getLogger("relayhub.api")
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_JSON_BODY_BYTES = 1024 * 1024
 MAX_TXS_PER_REQUEST = 1000
 MAX_OUTBOUND_PAGE = 500
 MSGPACK = "application/msgpack"
@@ -80,12 +81,15 @@ def refuse(request: Request, exc: RelayError) -> Response:
     headers = None
     if exc.code == Code.MEMPOOL_FULL:
         headers = {"Retry-After": str(exc.details.get("retry_after", 1))}
+    elif exc.code == Code.BODY_TOO_LARGE:
+        # The rest of the body was not read: the connection cannot be reused.
+        headers = {"Connection": "close"}
     return reply(request, exc.to_dict(), exc.http_status, headers)
 
 
 async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared is not None and _is_decimal(declared) and int(declared) > MAX_BODY_BYTES:
         raise RelayError(Code.BODY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes; split it")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -118,12 +122,22 @@ class Api:
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         body = await read_body(request)
         if ctype in (MSGPACK, "application/x-msgpack"):
-            raws = unpack_strict(body)
+            raws = unpack_strict(body, MAX_TX_BYTES)
             if not isinstance(raws, list) or not all(isinstance(r, bytes) for r in raws):
                 raise RelayError(
                     Code.FIELD_TYPE, "msgpack body must be an array of transaction bytes"
                 )
         elif ctype in ("application/json", ""):
+            # A valid body is exactly {"txs": ["0x...", ...]}: one map, one array, hex
+            # strings. Refusing anything nested deeper before parsing keeps a hostile
+            # body from recursing the JSON parser off the C stack.
+            if len(body) > MAX_JSON_BODY_BYTES:
+                raise RelayError(
+                    Code.BODY_TOO_LARGE,
+                    f"JSON bodies are at most {MAX_JSON_BODY_BYTES} bytes; use msgpack for more",
+                )
+            if body.count(b"{") > 1 or body.count(b"[") > 1:
+                raise RelayError(Code.FIELD_TYPE, 'JSON body must be {"txs": ["0x...", ...]}')
             try:
                 doc = json.loads(body)
             except (ValueError, UnicodeDecodeError):
@@ -140,17 +154,32 @@ class Api:
             raise RelayError(
                 Code.FIELD_TYPE, f"send 1-{MAX_TXS_PER_REQUEST} transactions per request"
             )
-        txs, results = [], []
+        txs: list[Transaction] = []
+        decoded: list[Transaction | RelayError] = []
+        first_err: RelayError | None = None
         for raw in raws:
             try:
-                txs.append(decode_tx(raw))
+                tx = decode_tx(raw)
+                txs.append(tx)
+                decoded.append(tx)
             except RelayError as exc:
-                results.append({"ok": False, "tx": "", **exc.to_dict()})
-        if results:
-            # One malformed transaction refuses the request whole: nothing was admitted.
-            first = next(r for r in results if not r["ok"])
+                decoded.append(exc)
+                first_err = first_err or exc
+        if first_err is not None:
+            # One undecodable transaction refuses the request whole: nothing is admitted.
+            results = [
+                {"ok": False, "tx": "", **d.to_dict()}
+                if isinstance(d, RelayError)
+                else {
+                    "ok": False,
+                    "tx": d.hash.hex(),
+                    "code": int(Code.BAD_REQUEST),
+                    "message": "not admitted: another transaction in this request does not decode",
+                }
+                for d in decoded
+            ]
             return reply(
-                request, {**first, "results": results}, RelayError(first["code"], "").http_status
+                request, {**first_err.to_dict(), "results": results}, first_err.http_status
             )
         wait = request.query_params.get("wait") == "commit"
         results = await self.node.submit(txs, wait_commit=wait)
@@ -161,10 +190,17 @@ class Api:
         if ok:
             return reply(request, payload, 207)
         first = results[0]
+        retry = {"Retry-After": "1"} if first["code"] == Code.MEMPOOL_FULL else None
         return reply(
             request,
-            {**payload, "code": first["code"], "message": first["message"]},
-            RelayError(first["code"], "").http_status,
+            {
+                **payload,
+                "code": first["code"],
+                "message": first["message"],
+                "details": first.get("details", {}),
+            },
+            http_status(int(first["code"])),
+            retry,
         )
 
     async def status(self, request: Request) -> Response:
@@ -198,7 +234,7 @@ class Api:
         ref = request.path_params["ref"]
         if ref == "latest":
             height = self.node.head_height
-        elif ref.isdigit():
+        elif _is_decimal(ref) and int(ref) < 2**63:
             height = int(ref)
         else:
             raise RelayError(Code.BAD_REQUEST, "block reference is a height or 'latest'")
@@ -255,6 +291,7 @@ class Api:
                 "hash": rec[1],
                 "timeout": rec[2],
                 "history": rec[3],
+                "result": rec[5],
             },
         )
 
@@ -302,6 +339,15 @@ class Api:
         ic, rc = self.node.store.get_committed(f"pair/{src}~{dst}") or (0, 0)
         return reply(request, {"from": src, "to": dst, "interchain": ic, "receipt": rc})
 
+    async def chain_pairs(self, request: Request) -> Response:
+        cid = request.path_params["chain_id"]
+        out = []
+        for key, (ic, rc) in self.node.store.scan_committed("pair/"):
+            src, dst = key[5:].split("~")
+            if parse_service_id(src).chain == cid or parse_service_id(dst).chain == cid:
+                out.append({"from": src, "to": dst, "interchain": ic, "receipt": rc})
+        return reply(request, out)
+
     async def outbound(self, request: Request) -> Response:
         chain = request.path_params["chain"]
         from_seq = _int_param(request, "from_seq", 1)
@@ -313,36 +359,59 @@ class Api:
     async def stream(self, ws: WebSocket) -> None:
         chain = ws.path_params["chain"]
         try:
-            seq = int(ws.query_params.get("from_seq", "1"))
+            seq = max(int(ws.query_params.get("from_seq", "1")), 1)
         except ValueError:
             seq = 1
-        seq = max(seq, 1)
         await ws.accept()
         self.node.metrics.stream_clients.inc()
         try:
-            while True:
-                entries = self.node.outbound(chain, seq, MAX_OUTBOUND_PAGE)
-                if entries:
-                    last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
-                    await ws.send_bytes(
-                        msgpack.packb({"entries": entries, "last_seq": last}, use_bin_type=True)
-                    )
-                    seq = entries[-1]["seq"] + 1
-                    continue
-                await self.node.wait_outbound(chain, seq - 1)
+            async with trio.open_nursery() as nursery:
+                # Read the socket too, so a client that leaves a quiet chain is noticed.
+                nursery.start_soon(self._watch_disconnect, ws, nursery.cancel_scope)
+                await self._send_outbound(ws, chain, seq)
         except (WebSocketDisconnect, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
             self.node.metrics.stream_clients.dec()
+
+    async def _send_outbound(self, ws: WebSocket, chain: str, seq: int) -> None:
+        while True:
+            entries = self.node.outbound(chain, seq, MAX_OUTBOUND_PAGE)
+            if entries:
+                last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
+                await ws.send_bytes(
+                    msgpack.packb({"entries": entries, "last_seq": last}, use_bin_type=True)
+                )
+                seq = entries[-1]["seq"] + 1
+                continue
+            await self.node.wait_outbound(chain, seq - 1)
+
+    @staticmethod
+    async def _watch_disconnect(ws: WebSocket, scope: trio.CancelScope) -> None:
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        scope.cancel()
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise RelayError(Code.BAD_REQUEST, f"query parameter {name} must be a non-negative integer")
+    if not _is_decimal(raw) or int(raw) >= 2**63:
+        raise RelayError(
+            Code.BAD_REQUEST, f"query parameter {name} must be an integer in 0..2^63-1"
+        )
     return int(raw)
+
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts '²' and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def block_view(blk: Block, with_txs: bool) -> dict[str, Any]:
@@ -406,6 +475,7 @@ def create_app(node: Node) -> Starlette:
         Route("/v1/accounts/{address}", _route(node, "account", api.account)),
         Route("/v1/chains", _route(node, "chains", api.chains)),
         Route("/v1/chains/{chain_id}", _route(node, "chain", api.chain)),
+        Route("/v1/chains/{chain_id}/pairs", _route(node, "chain_pairs", api.chain_pairs)),
         Route("/v1/services/{service_id}", _route(node, "service", api.service)),
         Route("/v1/pairs/{src}/{dst}", _route(node, "pair", api.pair)),
         Route("/v1/outbound/{chain}", _route(node, "outbound", api.outbound)),
@@ -414,7 +484,23 @@ def create_app(node: Node) -> Starlette:
         Route("/openapi.json", _route(node, "openapi", api.openapi)),
         WebSocketRoute("/v1/stream/{chain}", api.stream),
     ]
-    return Starlette(routes=routes)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return reply(
+            request, {"code": int(Code.NOT_FOUND), "message": f"no route {request.url.path}"}, 404
+        )
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return reply(
+            request,
+            {
+                "code": int(Code.BAD_REQUEST),
+                "message": f"{request.method} is not allowed on {request.url.path}",
+            },
+            405,
+        )
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 
 async def serve_api(

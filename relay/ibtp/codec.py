@@ -77,7 +77,7 @@ def decode_ibtp(data: bytes) -> IBTP:
     return ibtp
 
 
-def unpack_strict(data: bytes) -> Any:
+def unpack_strict(data: bytes, max_bytes: int = MAX_IBTP_BYTES) -> Any:
     """msgpack-decode ``data`` with limits: trailing bytes are NON_CANONICAL, any other
     failure MALFORMED_ENCODING."""
     try:
@@ -86,8 +86,8 @@ def unpack_strict(data: bytes) -> Any:
             raw=False,
             use_list=True,
             strict_map_key=True,
-            max_bin_len=MAX_IBTP_BYTES,
-            max_str_len=MAX_IBTP_BYTES,
+            max_bin_len=max_bytes,
+            max_str_len=max_bytes,
             max_array_len=100_000,
             max_map_len=10_000,
             max_ext_len=0,
@@ -180,7 +180,13 @@ def canonical_packb(obj: Any) -> bytes:
 
 def _canonicalize(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: _canonicalize(obj[k]) for k in sorted(obj)}
+        try:
+            keys = sorted(obj)
+        except TypeError:
+            raise EncodingError(
+                Code.FIELD_TYPE, "map keys must be all text or all bytes, not a mix"
+            ) from None
+        return {k: _canonicalize(obj[k]) for k in keys}
     if isinstance(obj, list | tuple):
         return [_canonicalize(v) for v in obj]
     if isinstance(obj, float):

@@ -124,9 +124,23 @@ class Store:
         diff: bytes,
         writes: dict[str, Any],
         relay_sigs: list[tuple[str, int, list[bytes]]],
+        *,
+        rows: list[tuple[str, bytes | None]] | None = None,
+        receipts: list[bytes] | None = None,
     ) -> None:
-        """Write one block and everything it changed, atomically."""
+        """Write one block and everything it changed, atomically.
+
+        ``rows`` (from ``encode_state_diff_rows``) and ``receipts`` (each receipt's
+        ``encode()``) may be passed when the caller already encoded them."""
         h = block.header
+        if receipts is None:
+            receipts = [r.encode() for r in block.receipts]
+        if rows is None:
+            ups = [(k, _pack(v)) for k, v in writes.items() if v is not None]
+            dels = [(k,) for k, v in writes.items() if v is None]
+        else:
+            ups = [(k, vb) for k, vb in rows if vb is not None]
+            dels = [(k,) for k, vb in rows if vb is None]
         with self._write_lock:
             c = self._writer
             try:
@@ -146,12 +160,10 @@ class Store:
                 c.executemany(
                     "INSERT INTO txs(hash, height, idx, raw, receipt) VALUES (?, ?, ?, ?, ?)",
                     [
-                        (tx.hash, h.height, i, encode_tx(tx), r.encode())
-                        for i, (tx, r) in enumerate(zip(block.txs, block.receipts, strict=True))
+                        (tx.hash, h.height, i, encode_tx(tx), r)
+                        for i, (tx, r) in enumerate(zip(block.txs, receipts, strict=True))
                     ],
                 )
-                ups = [(k, _pack(v)) for k, v in writes.items() if v is not None]
-                dels = [(k,) for k, v in writes.items() if v is None]
                 if ups:
                     c.executemany("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", ups)
                 if dels:

@@ -14,7 +14,7 @@ import msgpack
 
 from relay.crypto import Account, Address, keccak, normalize_address, recover_address
 from relay.errors import Code, EncodingError, RelayError
-from relay.ibtp.codec import canonical_packb, unpack_strict
+from relay.ibtp.codec import _canonicalize, unpack_strict
 from relay.merkle import compute_root
 
 TX_DOMAIN = b"relayhub.tx.v1"
@@ -24,6 +24,31 @@ RECEIPT_DOMAIN = b"relayhub.receipt.v1"
 
 MAX_TX_BYTES = 8 * 1024 * 1024
 GENESIS_PARENT = b"\x00" * 32
+
+
+#: Exact types that canonicalise to themselves (no subclasses: those take the reference path).
+_PLAIN_TYPES = frozenset({int, str, bytes, bool, type(None)})
+
+
+def _canon(obj: Any) -> Any:
+    """``relay.ibtp.codec._canonicalize`` (sorted map keys, no floats, tuples as arrays),
+    with a fast path for exact lists and tuples of plain scalars, what transactions,
+    receipts and state values are mostly made of: it runs once per IBTP per block,
+    where the reference costs one Python call per scalar. Everything else (maps,
+    floats, subclasses) goes to the reference, so the result, or the error, is the
+    reference's for every input."""
+    t = type(obj)
+    if t in _PLAIN_TYPES:
+        return obj
+    if t is list or t is tuple:
+        return [x if type(x) in _PLAIN_TYPES else _canon(x) for x in obj]
+    return _canonicalize(obj)
+
+
+def canonical_packb(obj: Any) -> bytes:
+    """Canonical msgpack bytes of a relay structure (same bytes as
+    ``relay.ibtp.codec.canonical_packb``)."""
+    return msgpack.packb(_canon(obj), use_bin_type=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +80,7 @@ def decode_tx(data: bytes) -> Transaction:
     """Decode a transaction's bytes; checks shape and canonical form, not the signature."""
     if len(data) > MAX_TX_BYTES:
         raise EncodingError(Code.BODY_TOO_LARGE, f"a transaction is at most {MAX_TX_BYTES} bytes")
-    obj = unpack_strict(data)
+    obj = unpack_strict(data, MAX_TX_BYTES)
     tx = tx_from_obj(obj)
     if encode_tx(tx) != data:
         raise EncodingError(
@@ -80,7 +105,13 @@ def tx_from_obj(obj: Any) -> Transaction:
         sender = normalize_address(sender)
     except RelayError as exc:
         raise EncodingError(Code.FIELD_TYPE, f"transaction sender: {exc.message}") from None
-    h = compute_tx_hash(hub, sender, nonce, kind, body)
+    try:
+        h = compute_tx_hash(hub, sender, nonce, kind, body)
+    except (RecursionError, ValueError, TypeError):
+        # msgpack refuses to re-encode a body nested past its depth limit.
+        raise EncodingError(
+            Code.FIELD_TYPE, "transaction body is nested too deeply or has unencodable values"
+        ) from None
     return Transaction(hub, sender, nonce, kind, body, sig, h)
 
 
@@ -155,13 +186,35 @@ def compute_tx_root(tx_hashes: list[bytes]) -> bytes:
 
 
 def compute_receipt_root(receipts: list[TxReceipt]) -> bytes:
-    return compute_root([r.hash for r in receipts])
+    return compute_receipt_root_of_encoded([r.encode() for r in receipts])
+
+
+def compute_receipt_root_of_encoded(encoded: list[bytes]) -> bytes:
+    """``compute_receipt_root`` from each receipt's ``encode()`` (encode once, use twice)."""
+    return compute_root([keccak(RECEIPT_DOMAIN + e) for e in encoded])
 
 
 def encode_state_diff(writes: dict[str, Any]) -> bytes:
     """The canonical bytes of a block's state changes: sorted [key, value] pairs,
     ``None`` for a deletion."""
     return canonical_packb([[k, writes[k]] for k in sorted(writes)])
+
+
+_NIL = msgpack.packb(None)
+_PAIR = msgpack.packb([None, None])[:1]  # fixarray header of 2
+
+
+def encode_state_diff_rows(writes: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes | None]]]:
+    """``encode_state_diff(writes)`` and, per key in the same order, the canonical bytes
+    of its value (None for a deletion): what the store writes, from the same pass.
+    msgpack is compositional (an array is its header then its items' bytes), so the
+    diff is assembled from the value bytes rather than packing every value twice."""
+    rows = [(k, None if (v := writes[k]) is None else canonical_packb(v)) for k in sorted(writes)]
+    packer = msgpack.Packer(use_bin_type=True)
+    parts = [packer.pack_array_header(len(rows))]
+    for k, vb in rows:
+        parts += (_PAIR, packer.pack(k), _NIL if vb is None else vb)
+    return b"".join(parts), rows
 
 
 def compute_state_root(parent_state_root: bytes, diff: bytes) -> bytes:

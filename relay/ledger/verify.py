@@ -88,7 +88,15 @@ def _verify(
     executor = (
         Executor(genesis, verifiers or VerifierRegistry.from_entry_points()) if replay else None
     )
-    for block, diff in store.iter_blocks():
+    blocks = store.iter_blocks()
+    while True:
+        try:
+            block, diff = next(blocks)
+        except StopIteration:
+            break
+        except (RelayError, ValueError, TypeError) as exc:
+            text = exc.message if isinstance(exc, RelayError) else repr(exc)
+            return rep.fail(height + 1, f"a stored block or transaction does not decode: {text}")
         h = block.header
         height += 1
         if h.height != height:

@@ -1,0 +1,125 @@
+"""The Adapter protocol: a blockchain as the gateway understands it.
+
+Every chain family implements this one interface in its own package
+(``adapters/evm``, ``adapters/fabric``, ``adapters/fisco``); the chain-agnostic
+gateway runtime (:mod:`adapters.gateway`) drives it. An adapter is chosen from
+config by ``type = "evm" | "fabric" | "fisco"`` through the ``relayhub.adapters``
+entry points. :mod:`adapters.testing` holds the conformance suite every adapter
+must pass.
+
+Responsibilities of an adapter:
+
+* **watch**: ``poll(checkpoint)`` returns the broker's interchain messages
+  (requests, receipts, rollback acknowledgements) emitted after ``checkpoint``,
+  each as an IBTP *with its proof*, in chain order, plus the new checkpoint;
+* **execute**: ``deliver(deliveries)`` submits IBTPs routed by the relay (with
+  the relay validators' signatures) to the broker, in order, idempotently;
+* **inspect**: the broker's counters and any message by index, for recovery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from relay.errors import Code, RelayError
+from relay.ibtp import IBTP, IBTPType, TxStatus
+
+ENTRY_POINT_GROUP = "relayhub.adapters"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An IBTP the relay routed to this chain: canonical IBTP (no proof), the status
+    the relay proof announces, and the relay validators' signatures."""
+
+    seq: int
+    ibtp: IBTP
+    status: TxStatus
+    signatures: tuple[bytes, ...]
+
+
+class DeliveryOutcome(Enum):
+    EXECUTED = "executed"
+    ALREADY_DONE = "already_done"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCounters:
+    """The broker's view of one pair (from -> to)."""
+
+    out: int  # requests emitted by `from` (source side)
+    inbound: int  # requests executed for `to` (destination side)
+    callback: int  # receipts / rollbacks applied at the source
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    ibtps: tuple[IBTP, ...]
+    checkpoint: int
+    head: int
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    #: Family name, as in config ``type = "..."``.
+    type: ClassVar[str]
+
+    @property
+    def chain_id(self) -> str:
+        """The chain's ID on the relay (the middle part of its full service IDs)."""
+        ...
+
+    async def start(self) -> None:
+        """Connect; check the chain is the one configured (chain id, broker)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def poll(self, checkpoint: int, limit: int = 1000) -> PollResult:
+        """Interchain messages emitted after ``checkpoint`` (a chain position, e.g. a
+        block number), oldest first, each with its proof; at most about ``limit``."""
+        ...
+
+    async def deliver(self, deliveries: list[Delivery]) -> list[DeliveryOutcome]:
+        """Execute relay-routed IBTPs on the broker, in order (an adapter may pipeline
+        them). Idempotent: a delivery the broker already applied is ALREADY_DONE and
+        changes nothing. Raises if any delivery could not be applied; the runtime
+        then retries the whole list."""
+        ...
+
+    async def counters(self, src: str, dst: str) -> BrokerCounters: ...
+
+    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
+        """The message the broker emitted for (src, dst, index, type), with a fresh
+        proof, or None if the broker has not emitted it."""
+        ...
+
+
+class AdapterRegistry:
+    def __init__(self, factories: dict[str, Any] | None = None) -> None:
+        self._factories = dict(factories or {})
+
+    @classmethod
+    def from_entry_points(cls) -> AdapterRegistry:
+        return cls({ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(self._factories)
+
+    def create(self, type_: str, config: dict[str, Any]) -> Adapter:
+        factory = self._factories.get(type_)
+        if factory is None:
+            raise RelayError(
+                Code.CONFIG,
+                f"no adapter for chain type {type_!r} (installed: {', '.join(self.types)})",
+            )
+        if hasattr(factory, "load"):
+            factory = factory.load()
+        adapter = factory.from_config(config)
+        if not isinstance(adapter, Adapter):
+            raise RelayError(Code.CONFIG, f"adapter for {type_!r} does not implement Adapter")
+        return adapter

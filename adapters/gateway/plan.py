@@ -1,0 +1,87 @@
+"""Pure decisions of the gateway runtime: what to resend, what to skip.
+
+No I/O here: the runtime gathers counters from the relay and the broker and asks
+these functions what to do, so recovery logic is tested by feeding numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relay.errors import Code, RelayError
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Re-fetch and submit requests ``first..last`` of a pair, in order."""
+
+    src: str
+    dst: str
+    first: int
+    last: int
+
+
+def compute_request_resends(
+    pairs: dict[tuple[str, str], tuple[int, int]],
+) -> list[Resend]:
+    """``pairs`` maps (src, dst) -> (relay interchain counter, broker out counter) for
+    pairs whose source is this chain. Requests the broker emitted that the relay has
+    not recorded are resent, in index order, pairs in sorted order."""
+    out = []
+    for (src, dst), (relay_ic, broker_out) in sorted(pairs.items()):
+        if broker_out > relay_ic:
+            out.append(Resend(src, dst, relay_ic + 1, broker_out))
+    return out
+
+
+def compute_receipt_checks(
+    pairs: dict[tuple[str, str], tuple[int, int]],
+) -> list[Resend]:
+    """``pairs`` maps (src, dst) -> (relay receipt counter, broker inbound counter) for
+    pairs whose destination is this chain. Receipts for requests the broker executed
+    past the relay's receipt counter may be missing at the relay: check them."""
+    out = []
+    for (src, dst), (relay_rc, broker_in) in sorted(pairs.items()):
+        if broker_in > relay_rc:
+            out.append(Resend(src, dst, relay_rc + 1, broker_in))
+    return out
+
+
+class SubmitAction:
+    DROP = "drop"  # the relay will never take this item; move on
+    FILL_GAP = "fill_gap"  # resend the missing indices first
+    RETRY = "retry"  # transient: back off and retry the same items
+    FATAL = "fatal"  # configuration problem: stop and tell the operator
+
+
+#: How the gateway reacts to a refused item, by error code.
+_ACTIONS: dict[int, str] = {
+    Code.INDEX_GAP: SubmitAction.FILL_GAP,
+    Code.LATE_RECEIPT: SubmitAction.DROP,
+    Code.INVALID_TRANSITION: SubmitAction.DROP,
+    Code.CONFLICTING_DUPLICATE: SubmitAction.DROP,
+    Code.TIMEOUT_EXPIRED: SubmitAction.DROP,
+    Code.SAME_CHAIN: SubmitAction.DROP,
+    Code.UNKNOWN_IBTP: SubmitAction.RETRY,
+    Code.MEMPOOL_FULL: SubmitAction.RETRY,
+    Code.SHUTTING_DOWN: SubmitAction.RETRY,
+    Code.NONCE_USED: SubmitAction.RETRY,
+    Code.NONCE_GAP: SubmitAction.RETRY,
+    Code.UNAUTHORIZED: SubmitAction.FATAL,
+    Code.UNKNOWN_CHAIN: SubmitAction.FATAL,
+    Code.CHAIN_NOT_ACTIVE: SubmitAction.RETRY,
+}
+
+
+def decide_on_refusal(err: RelayError) -> str:
+    """What to do with the item a refusal names. Proof refusals are retried (the
+    relay may not yet know a rotated trust root; the chain may still be syncing)."""
+    action = _ACTIONS.get(err.code)
+    if action is not None:
+        return action
+    if 5000 <= err.code < 6000:
+        return SubmitAction.RETRY
+    if 1000 <= err.code < 2000:
+        # The adapter built a message the relay cannot decode: a bug, not a retry.
+        return SubmitAction.FATAL
+    return SubmitAction.RETRY

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.26;
+
+import {IInterchainBroker, IInterchainService} from "./IInterchainService.sol";
+
+/// @title Example service: move a token between chains by lock / mint / burn.
+/// @notice The source locks the sender's amount and asks the destination to mint it.
+/// On success the source burns the locked amount; on failure or timeout it returns it.
+/// A destination rollback burns what that call minted. Summed over chains,
+/// `totalSupply` is conserved once every transfer is final (docs/broker.md).
+contract AssetTransfer is IInterchainService {
+    address public immutable broker;
+    uint256 public immutable mintCap;
+
+    uint256 public totalSupply;
+    uint256 public totalLocked;
+    mapping(address => uint256) public balanceOf;
+
+    struct Lock {
+        address sender;
+        uint256 amount;
+    }
+
+    struct Mint {
+        address recipient;
+        uint256 amount;
+    }
+
+    // keccak256(toService) => index => what the outgoing call locked.
+    mapping(bytes32 => mapping(uint64 => Lock)) private _locks;
+    // keccak256(fromService) => index => what the incoming call minted.
+    mapping(bytes32 => mapping(uint64 => Mint)) private _mints;
+
+    event Locked(string toService, uint64 index, address indexed sender, address recipient, uint256 amount);
+    event Minted(string fromService, uint64 index, address indexed recipient, uint256 amount);
+    event Burned(uint256 amount);
+    event Unlocked(address indexed sender, uint256 amount);
+
+    modifier onlyBroker() {
+        require(msg.sender == broker, "asset: only the broker");
+        _;
+    }
+
+    constructor(address broker_, uint256 initialSupply, uint256 mintCap_) {
+        broker = broker_;
+        mintCap = mintCap_;
+        totalSupply = initialSupply;
+        balanceOf[msg.sender] = initialSupply;
+    }
+
+    /// Lock `amount` of the caller's balance and ask `toService` to mint it to `recipient`.
+    function transfer(string calldata toService, address recipient, uint256 amount, uint64 timeout)
+        external
+        returns (uint64 index)
+    {
+        require(amount > 0, "asset: zero amount");
+        require(balanceOf[msg.sender] >= amount, "asset: insufficient balance");
+        balanceOf[msg.sender] -= amount;
+        totalLocked += amount;
+        bytes[] memory args = new bytes[](1);
+        args[0] = abi.encode(recipient, amount);
+        index = IInterchainBroker(broker).emitInterchain(toService, "mint", args, timeout);
+        _locks[keccak256(bytes(toService))][index] = Lock(msg.sender, amount);
+        emit Locked(toService, index, msg.sender, recipient, amount);
+    }
+
+    function onInterchain(string calldata from, uint64 index, string calldata func, bytes[] calldata args)
+        external
+        onlyBroker
+        returns (bytes memory)
+    {
+        require(keccak256(bytes(func)) == keccak256("mint"), "asset: unknown function");
+        require(args.length == 1, "asset: mint takes one argument");
+        (address recipient, uint256 amount) = abi.decode(args[0], (address, uint256));
+        require(recipient != address(0), "asset: mint to the zero address");
+        require(amount <= mintCap, "asset: amount above mint cap");
+        balanceOf[recipient] += amount;
+        totalSupply += amount;
+        _mints[keccak256(bytes(from))][index] = Mint(recipient, amount);
+        emit Minted(from, index, recipient, amount);
+        return abi.encode(recipient, amount);
+    }
+
+    function onInterchainRollback(string calldata from, uint64 index) external onlyBroker {
+        bytes32 key = keccak256(bytes(from));
+        Mint memory m = _mints[key][index];
+        if (m.amount == 0) return;
+        delete _mints[key][index];
+        require(balanceOf[m.recipient] >= m.amount, "asset: minted amount already spent");
+        balanceOf[m.recipient] -= m.amount;
+        totalSupply -= m.amount;
+        emit Burned(m.amount);
+    }
+
+    function onCallback(string calldata to, uint64 index, bool ok, bytes calldata) external onlyBroker {
+        if (!ok) return; // onRollback follows and returns the lock
+        bytes32 key = keccak256(bytes(to));
+        Lock memory l = _locks[key][index];
+        if (l.amount == 0) return;
+        delete _locks[key][index];
+        totalLocked -= l.amount;
+        totalSupply -= l.amount;
+        emit Burned(l.amount);
+    }
+
+    function onRollback(string calldata to, uint64 index) external onlyBroker {
+        bytes32 key = keccak256(bytes(to));
+        Lock memory l = _locks[key][index];
+        if (l.amount == 0) return;
+        delete _locks[key][index];
+        totalLocked -= l.amount;
+        balanceOf[l.sender] += l.amount;
+        emit Unlocked(l.sender, l.amount);
+    }
+
+    /// What the outgoing call `index` to `toService` still holds locked (0 once settled).
+    function lockOf(string calldata toService, uint64 index) external view returns (address sender, uint256 amount) {
+        Lock memory l = _locks[keccak256(bytes(toService))][index];
+        return (l.sender, l.amount);
+    }
+}

@@ -1,0 +1,220 @@
+"""``relayhub demo`` and ``relayhub up``: the embedded default topology.
+
+``demo`` starts a solo relay, three EVM dev chains (chainA, chainB, and chainC
+whose gateway is deliberately not running), a gateway for A and B, registers
+everything, and runs four interchain calls, each ending in a different way:
+
+1. an asset transfer A → B                          → SUCCESS
+2. a data swap: A reads a value stored on B          → SUCCESS (value delivered)
+3. a transfer above B's mint cap (B reverts)         → FAILURE, A's lock returned
+4. a transfer to C, whose gateway is down            → timeout → ROLLBACK on A
+
+It prints a table (path, outcome, relay heights, time), checks that token supply
+is conserved across the chains, and exits 0 — or 1 if any outcome differs.
+
+``up`` starts the same topology (all gateways running) and prints the endpoints
+until interrupted, for the SDK and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.topology import Topology, describe, open_topology
+from relay.ibtp import TxStatus
+from relay.sdk.types import IbtpStatus
+
+CHAINS = ("chainA", "chainB", "chainC")
+
+
+@dataclass
+class Outcome:
+    title: str
+    path: str
+    expected: TxStatus
+    status: IbtpStatus
+    seconds: float
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status.status == self.expected
+
+
+def _heights(st: IbtpStatus) -> str:
+    return " → ".join(f"{s.name}@{h}" for s, h in st.history)
+
+
+async def _wait(topo: Topology, ibtp_id: str, timeout: float) -> IbtpStatus:
+    async with topo.client() as c:
+        return await c.wait_final(ibtp_id, timeout=timeout)
+
+
+async def _balance_settles(topo: Topology, chain: str, owner: str, want: int) -> int:
+    """The source applies a receipt after the relay records it: wait (bounded) for it."""
+    got = await topo.balance(chain, owner)
+    with trio.move_on_after(10):
+        while got != want:
+            await trio.sleep(0.05)
+            got = await topo.balance(chain, owner)
+    return got
+
+
+async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
+    a, b = topo.chains["chainA"], topo.chains["chainB"]
+    alice, bob = a.users[0].address, b.users[0].address
+    out: list[Outcome] = []
+
+    console.print("[bold]1. asset transfer[/] 25 tokens chainA → chainB")
+    bob_before = await topo.balance("chainB", bob)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many("chainA", "chainB", [25])
+    st = await _wait(topo, tid, 30)
+    bob_after = await _balance_settles(topo, "chainB", bob, bob_before + 25)
+    out.append(
+        Outcome(
+            "asset transfer",
+            "chainA → chainB",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"B credited {bob_after - bob_before}",
+        )
+    )
+
+    console.print("[bold]2. data swap[/] chainA reads key 'price' from chainB")
+    await topo.data_set("chainB", "price", b"42 EUR")
+    t0 = time.monotonic()
+    did = await topo.data_get("chainA", "chainB", "price")
+    st = await _wait(topo, did, 30)
+    value = await topo.fetched("chainA", "chainB", "price")
+    out.append(
+        Outcome(
+            "data swap",
+            "chainA → chainB",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"A received {value.decode(errors='replace')!r}",
+        )
+    )
+
+    console.print("[bold]3. failing call[/] transfer above chainB's mint cap")
+    before = await topo.balance("chainA", alice)
+    t0 = time.monotonic()
+    (fid,) = await topo.transfer_many("chainA", "chainB", [5_000_000])
+    st = await _wait(topo, fid, 30)
+    after = await _balance_settles(topo, "chainA", alice, before)
+    out.append(
+        Outcome(
+            "transfer over cap",
+            "chainA → chainB",
+            TxStatus.FAILURE,
+            st,
+            time.monotonic() - t0,
+            "lock returned" if after == before else f"balance {before} → {after}",
+        )
+    )
+
+    console.print("[bold]4. timeout[/] transfer to chainC, whose gateway is down")
+    async with topo.client() as c:
+        height = (await c.status())["height"]
+    before = await topo.balance("chainA", alice)
+    t0 = time.monotonic()
+    (xid,) = await topo.transfer_many("chainA", "chainC", [10], timeout=height + 12)
+    st = await _wait(topo, xid, 45)
+    after = await _balance_settles(topo, "chainA", alice, before)
+    out.append(
+        Outcome(
+            "timeout",
+            "chainA → chainC",
+            TxStatus.ROLLBACK,
+            st,
+            time.monotonic() - t0,
+            "rolled back on A" if after == before else f"balance {before} → {after}",
+        )
+    )
+    return out
+
+
+def render(outcomes: list[Outcome], console: Console) -> None:
+    table = Table(title="interchain calls")
+    for col in ("#", "call", "path", "outcome", "relay heights", "time", "note"):
+        table.add_column(col)
+    for i, o in enumerate(outcomes, 1):
+        mark = "[green]✓[/]" if o.ok else f"[red]✗ expected {o.expected.name}[/]"
+        table.add_row(
+            str(i),
+            o.title,
+            o.path,
+            f"{o.status.status.name} {mark}",
+            _heights(o.status),
+            f"{o.seconds:.2f}s",
+            o.note,
+        )
+    console.print(table)
+
+
+async def demo(workdir: Path, console: Console) -> int:
+    t0 = time.monotonic()
+    console.print("starting a relay and three EVM dev chains (gateways for chainA and chainB)…")
+    async with open_topology(workdir, CHAINS, without_gateway=("chainC",)) as topo:
+        supply_before = sum([await topo.total_supply(c) for c in CHAINS])
+        console.print(f"relay {topo.relay_url}; chains registered and approved")
+        outcomes = await run_scenario(topo, console)
+        render(outcomes, console)
+        supply_after = sum([await topo.total_supply(c) for c in CHAINS])
+        conserved = supply_before == supply_after
+        console.print(
+            f"token supply across chains: {supply_before} before, {supply_after} after "
+            + ("[green](conserved)[/]" if conserved else "[red](NOT conserved)[/]")
+        )
+        async with topo.client() as c:
+            st = await c.status()
+        console.print(f"relay height {st['height']}; demo took {time.monotonic() - t0:.1f}s")
+        ok = all(o.ok for o in outcomes) and conserved
+    return 0 if ok else 1
+
+
+async def up(workdir: Path, console: Console) -> None:
+    async with open_topology(workdir, CHAINS) as topo:
+        info = describe(topo)
+        console.print_json(data=info)
+        console.print("topology is up; Ctrl-C to stop")
+        await trio.sleep_forever()
+
+
+def main(argv: list[str] | None = None, *, command: str = "demo") -> int:
+    p = argparse.ArgumentParser(prog=f"relayhub {command}")
+    p.add_argument("--dir", type=Path, help="working directory (default: a fresh temp dir)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what gateways do")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix=f"relayhub-{command}-"))
+    if command == "up":
+        try:
+            trio.run(up, workdir, console)
+        except KeyboardInterrupt:
+            return 0
+        return 0
+    return trio.run(demo, workdir, console)
+
+
+def up_main(argv: list[str] | None = None) -> int:
+    return main(argv, command="up")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

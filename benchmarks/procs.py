@@ -1,0 +1,293 @@
+"""The topology as separate OS processes, so that any part can be ``kill -9``-ed.
+
+Same wiring as :mod:`benchmarks.topology`, but the relay (``relayhub relay start``),
+each dev chain (``python -m appchains.evm.devchain``) and each gateway
+(``python -m adapters.gateway.main``) run as their own process with their own data
+directory, logging to ``workdir/logs``. Used by the crash tests and by the
+end-to-end benchmark (where separate processes use both cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import trio
+
+from appchains.evm.devchain.config import (
+    DEFAULT_ASSET_TRANSFER,
+    DEFAULT_BROKER,
+    DEFAULT_DATA_SWAP,
+    DevchainConfig,
+)
+from appchains.evm.devchain.crypto import address_hex, address_of_key
+from appchains.evm.devchain.genesis import make_setup
+from benchmarks.topology import HUB_ID, ChainSetup, Topology, derive_key, register_chain
+from relay.crypto import Account, read_key_file, write_key_file
+
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.popen = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        out.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            self.popen.wait(timeout=15)
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+class ProcTopology:
+    def __init__(
+        self,
+        workdir: Path,
+        chains: Sequence[str] = ("chainA", "chainB"),
+        *,
+        seed: str = "relayhub-procs",
+        block_interval: float = 0.05,
+        accounts: int = 10,
+        timeout_blocks: int = 400,
+    ) -> None:
+        self.workdir = workdir
+        self.names = list(chains)
+        self.seed = seed
+        self.block_interval = block_interval
+        self.accounts = accounts  # funded dev accounts per chain; the last is the gateway's
+        self.timeout_blocks = timeout_blocks  # the relay's default_timeout_blocks
+        self.procs: dict[str, Proc] = {}
+        self.relay_port = free_port()
+        self.relay_url = f"http://127.0.0.1:{self.relay_port}"
+        self.topo: Topology | None = None
+
+    # --- processes ------------------------------------------------------------
+
+    def _relay_proc(self) -> Proc:
+        d = self.workdir / "relay"
+        return Proc(
+            "relay",
+            [
+                PY,
+                "-m",
+                "relay.cli",
+                "relay",
+                "start",
+                "--dir",
+                str(d),
+                "--port",
+                str(self.relay_port),
+            ],
+            self.workdir / "logs" / "relay.log",
+        )
+
+    def _chain_proc(self, name: str, n: int, port: int, relay_validator: str) -> Proc:
+        argv = [
+            PY,
+            "-m",
+            "appchains.evm.devchain",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(self.workdir / name),
+            "--chain-id",
+            str(1000 + n),
+            "--chain-name",
+            name,
+            "--hub-id",
+            HUB_ID,
+            "--seed",
+            f"{self.seed}-{name}",
+            "--block-interval",
+            str(self.block_interval),
+            "--empty-block-interval",
+            "1",
+            "--relay-validators",
+            relay_validator,
+            "--relay-threshold",
+            "1",
+            "--accounts",
+            str(self.accounts),
+            "--log-level",
+            "WARNING",
+        ]
+        return Proc(name, argv, self.workdir / "logs" / f"{name}.log")
+
+    def _gateway_proc(self, c: ChainSetup) -> Proc:
+        d = self.workdir / f"gateway-{c.name}"
+        d.mkdir(parents=True, exist_ok=True)
+        write_key_file(d / "relay.key", c.gateway_key)
+        write_key_file(d / "evm.key", c.evm_key)
+        (d / "gateway.toml").write_text(
+            "[gateway]\n"
+            f'relay = "{self.relay_url}"\nkey = "relay.key"\ndata_dir = "state"\n'
+            'poll_interval = "50ms"\n\n'
+            "[chain]\n"
+            f'type = "evm"\nid = "{c.name}"\nrpc = "{c.rpc_url}"\nbroker = "{c.broker}"\n'
+            f'key = "{d / "evm.key"}"\nseal_mode = "seal"\nreceipt_timeout = "5s"\n'
+        )
+        return Proc(
+            f"gateway-{c.name}",
+            [PY, "-m", "adapters.gateway.main", "--config", str(d / "gateway.toml"), "-v"],
+            self.workdir / "logs" / f"gateway-{c.name}.log",
+        )
+
+    async def start(self) -> Topology:
+        rdir = self.workdir / "relay"
+        subprocess.run(
+            [
+                PY,
+                "-m",
+                "relay.cli",
+                "relay",
+                "init",
+                "--dir",
+                str(rdir),
+                "--hub-id",
+                HUB_ID,
+                "--default-timeout-blocks",
+                str(self.timeout_blocks),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        genesis = json.loads((rdir / "genesis.json").read_text())
+        validator = genesis["validators"][0]
+        admin = read_key_file(rdir / "keys" / "admin.key")
+        self.procs["relay"] = self._relay_proc()
+        self.procs["relay"].start()
+        await wait_http(f"{self.relay_url}/healthz")
+        setups: dict[str, ChainSetup] = {}
+        for n, name in enumerate(self.names):
+            port = free_port()
+            self.procs[name] = self._chain_proc(name, n, port, validator)
+            self.procs[name].start()
+            url = f"http://127.0.0.1:{port}"
+            await wait_http(url, rpc=True, chain_id=1000 + n)
+            setup = make_setup(
+                DevchainConfig(
+                    chain_id=1000 + n,
+                    chain_name=name,
+                    hub_id=HUB_ID,
+                    seed=f"{self.seed}-{name}",
+                    relay_validators=(validator,),
+                    accounts=self.accounts,
+                ),
+                f"{self.seed}-{name}",
+            )
+            keys = [Account.from_key(k.secret) for k in setup.account_keys]
+            setups[name] = ChainSetup(
+                name=name,
+                evm_chain_id=1000 + n,
+                rpc_url=url,
+                broker=DEFAULT_BROKER,
+                asset=DEFAULT_ASSET_TRANSFER,
+                data_swap=DEFAULT_DATA_SWAP,
+                validators=[address_hex(address_of_key(k)) for k in setup.validator_keys],
+                threshold=setup.config.threshold,
+                gateway_key=Account.from_key(derive_key(self.seed, f"gateway-{name}")),
+                evm_key=keys[-1],
+                users=keys[:-1],
+            )
+        self.topo = Topology(self.workdir, self.relay_url, admin, setups)
+        for c in setups.values():
+            await register_chain(self.topo, c, [o for o in setups.values() if o is not c])
+        for c in setups.values():
+            self.procs[f"gateway-{c.name}"] = self._gateway_proc(c)
+            self.procs[f"gateway-{c.name}"].start()
+        return self.topo
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` one process."""
+        self.procs[name].kill(signal.SIGKILL)
+
+    async def restart(self, name: str) -> None:
+        p = self.procs[name]
+        p.kill(signal.SIGKILL)
+        p.start()
+        if name == "relay":
+            await wait_http(f"{self.relay_url}/healthz")
+        elif name in self.names:
+            assert self.topo is not None
+            await wait_http(self.topo.chains[name].rpc_url, rpc=True)
+
+    def stop(self) -> None:
+        for p in reversed(list(self.procs.values())):
+            p.kill(signal.SIGTERM) if p.alive else None
+        for p in self.procs.values():
+            p.kill(signal.SIGKILL)
+
+    def logs(self, name: str, tail: int = 40) -> str:
+        lines = self.procs[name].log.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-tail:])
+
+
+async def wait_http(
+    url: str, *, rpc: bool = False, chain_id: int | None = None, timeout: float = 30.0
+) -> None:
+    """Wait until ``url`` answers (a JSON-RPC ``eth_chainId`` when ``rpc``). With
+    ``chain_id``, the answer must be that chain: another process on the port (a
+    port race) is an error, not a success."""
+    with trio.fail_after(timeout):
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while True:
+                try:
+                    if rpc:
+                        r = await client.post(
+                            url,
+                            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+                        )
+                    else:
+                        r = await client.get(url)
+                    if r.status_code == 200:
+                        if chain_id is not None and int(r.json()["result"], 16) != chain_id:
+                            raise RuntimeError(f"{url} is another chain: a port collision")
+                        return
+                except httpx.HTTPError:
+                    pass
+                await trio.sleep(0.1)
+
+
+@asynccontextmanager
+async def open_proc_topology(workdir: Path, **kw: object) -> AsyncIterator[ProcTopology]:
+    pt = ProcTopology(workdir, **kw)  # type: ignore[arg-type]
+    try:
+        await pt.start()
+        yield pt
+    finally:
+        if pt.topo is not None:
+            await pt.topo.aclose()
+        pt.stop()

@@ -1,0 +1,328 @@
+"""A whole relayhub topology in one process: relay, EVM dev chains, gateways.
+
+Used by ``relayhub demo`` / ``relayhub up``, the end-to-end tests and the
+end-to-end benchmark, so that all three exercise the same wiring::
+
+    async with open_topology(workdir, chains=("chainA", "chainB")) as topo:
+        topo.relay_url
+        topo.chains["chainA"].rpc_url
+        await topo.transfer("chainA", "chainB", amount=5)
+
+Every server binds 127.0.0.1. Chains named in ``without_gateway`` get no gateway
+(their inbound calls then time out: the demo's rollback-by-timeout case).
+Each chain gets: a PoA dev chain (4 validators, 3 sealing) whose broker trusts
+the relay's validator key; a relay registration (family ``evm``, mode ``seal``,
+the chain's validator addresses as trust root) approved by the hub admin; its
+AssetTransfer and DataSwap services registered, AssetTransfer accepting calls
+only from the other chains' AssetTransfer; and a gateway with its own relay key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
+from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
+from adapters.evm.lean_rpc import open_rpc
+from adapters.evm.rpc import EthRpc
+from adapters.gateway.config import GatewayConfig
+from adapters.gateway.runtime import Gateway, open_gateway
+from appchains.evm.devchain.config import DevchainConfig
+from appchains.evm.devchain.node import DevchainHandle, open_devchain
+from relay.api.server import serve_api
+from relay.crypto import Account, keccak
+from relay.genesis import Genesis
+from relay.node import Node, NodeConfig, open_node
+from relay.sdk.aio import AsyncRelayClient
+
+log = logging.getLogger("relayhub.topology")
+
+HUB_ID = "hub0"
+
+
+@dataclass
+class ChainSetup:
+    name: str
+    evm_chain_id: int
+    rpc_url: str
+    broker: str
+    asset: str
+    data_swap: str
+    validators: list[str]
+    threshold: int
+    gateway_key: Account  # relay account of the gateway
+    evm_key: Account  # EVM account the gateway sends broker transactions from
+    users: list[Account] = field(default_factory=list)
+    gateway: Gateway | None = None
+
+    def service_id(self, address: str) -> str:
+        return f"{HUB_ID}:{self.name}:{address.lower()}"
+
+    @classmethod
+    def from_devchain(cls, name: str, handle: DevchainHandle, gateway_key: Account) -> ChainSetup:
+        keys = [Account.from_key(k.secret) for k in handle.accounts]
+        return cls(
+            name=name,
+            evm_chain_id=handle.chain_id,
+            rpc_url=handle.url,
+            broker=handle.broker,
+            asset=handle.asset_transfer,
+            data_swap=handle.data_swap,
+            validators=[v.lower() for v in handle.validators],
+            threshold=handle.node.config.threshold,
+            gateway_key=gateway_key,
+            evm_key=keys[-1],
+            users=keys[:-1],
+        )
+
+
+@dataclass
+class Topology:
+    workdir: Path
+    relay_url: str
+    admin: Account
+    chains: dict[str, ChainSetup]
+    node: Node | None = None
+    _rpcs: dict[str, EthRpc] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for rpc in self._rpcs.values():
+            await rpc.aclose()
+        self._rpcs.clear()
+
+    def rpc(self, chain: str) -> EthRpc:
+        if chain not in self._rpcs:
+            self._rpcs[chain] = open_rpc(self.chains[chain].rpc_url)
+        return self._rpcs[chain]
+
+    # --- application actions ----------------------------------------------------
+
+    def sender(self, chain: str, user: int = 0) -> EvmSender:
+        c = self.chains[chain]
+        return EvmSender(self.rpc(chain), c.users[user])
+
+    async def transfer_many(
+        self,
+        src: str,
+        dst: str,
+        amounts: Sequence[int],
+        *,
+        user: int = 0,
+        timeout: int = 0,
+        recipient: str | None = None,
+    ) -> list[str]:
+        """Send AssetTransfer.transfer from ``src`` to ``dst`` for each amount; return the
+        IBTP IDs, in order."""
+        s, d = self.chains[src], self.chains[dst]
+        sender = self.sender(src, user)
+        to = recipient or d.users[user].address
+        calls = [
+            (
+                s.asset,
+                calldata(
+                    "transfer(string,address,uint256,uint64)",
+                    [d.service_id(d.asset), to, amount, timeout],
+                ),
+            )
+            for amount in amounts
+        ]
+        ids = []
+        for outcome in await sender.send_many(calls):
+            if not outcome.ok:
+                raise RuntimeError(f"transfer tx {outcome.tx_hash} reverted on {src}")
+            for f, t, i in interchain_events(outcome.receipt, s.broker):
+                ids.append(f"{f}~{t}~{i}")
+        return ids
+
+    async def data_get(self, src: str, dst: str, key: str, *, timeout: int = 0) -> str:
+        s, d = self.chains[src], self.chains[dst]
+        outcome = await self.sender(src).send(
+            s.data_swap,
+            calldata("get(string,string,uint64)", [d.service_id(d.data_swap), key, timeout]),
+        )
+        ((f, t, i),) = interchain_events(outcome.receipt, s.broker)
+        return f"{f}~{t}~{i}"
+
+    async def data_set(self, chain: str, key: str, value: bytes) -> None:
+        c = self.chains[chain]
+        outcome = await self.sender(chain).send(
+            c.data_swap, calldata("set(string,bytes)", [key, value])
+        )
+        if not outcome.ok:
+            raise RuntimeError(f"DataSwap.set reverted on {chain}")
+
+    async def fetched(self, src: str, dst: str, key: str) -> bytes:
+        s, d = self.chains[src], self.chains[dst]
+        (value,) = await eth_view(
+            self.rpc(src),
+            s.data_swap,
+            "fetched(string,string)",
+            [d.service_id(d.data_swap), key],
+            ["bytes"],
+        )
+        return bytes(value)
+
+    async def balance(self, chain: str, owner: str) -> int:
+        c = self.chains[chain]
+        (v,) = await eth_view(self.rpc(chain), c.asset, "balanceOf(address)", [owner], ["uint256"])
+        return int(v)
+
+    async def total_supply(self, chain: str) -> int:
+        c = self.chains[chain]
+        (v,) = await eth_view(self.rpc(chain), c.asset, "totalSupply()", [], ["uint256"])
+        return int(v)
+
+    def caller(self, chain: str, user: int = 0) -> EvmCaller:
+        c = self.chains[chain]
+        return EvmCaller(c.rpc_url, c.users[user], c.broker, HUB_ID, chain)
+
+    def client(self, account: Account | None = None) -> AsyncRelayClient:
+        return AsyncRelayClient(self.relay_url, account=account)
+
+
+async def register_chain(topo: Topology, c: ChainSetup, others: Sequence[ChainSetup]) -> None:
+    """Register ``c`` on the relay (its gateway key), approve it (admin), register its
+    services; AssetTransfer accepts calls only from the other chains' AssetTransfer."""
+    async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
+        await gw.register_chain(
+            c.name,
+            "evm",
+            {
+                "evm_chain_id": c.evm_chain_id,
+                "mode": "seal",
+                "validators": c.validators,
+                "threshold": c.threshold,
+            },
+            c.broker,
+            gateways=[c.gateway_key.address],
+            name=f"EVM dev chain {c.name}",
+        )
+    async with AsyncRelayClient(topo.relay_url, account=topo.admin) as admin:
+        await admin.approve_chain(c.name)
+    async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
+        await gw.register_service(
+            c.service_id(c.asset),
+            allow=[o.service_id(o.asset) for o in others],
+            name="AssetTransfer",
+        )
+        await gw.register_service(c.service_id(c.data_swap), name="DataSwap")
+
+
+@asynccontextmanager
+async def open_topology(
+    workdir: Path,
+    chains: Sequence[str] = ("chainA", "chainB"),
+    *,
+    block_interval: float = 0.05,
+    relay_batch_time: float = 0.02,
+    idle_block_interval: float = 0.25,
+    default_timeout_blocks: int = 200,
+    without_gateway: Sequence[str] = (),
+    seed: str = "relayhub-demo",
+) -> AsyncIterator[Topology]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    admin = Account.from_key(derive_key(seed, "admin"))
+    validator = Account.from_key(derive_key(seed, "validator"))
+    genesis = Genesis(HUB_ID, (admin.address,), (validator.address,), 1, default_timeout_blocks)
+    async with AsyncExitStack() as stack:
+        node = await stack.enter_async_context(
+            open_node(
+                NodeConfig(
+                    workdir / "relay",
+                    genesis,
+                    validator,
+                    batch_time=relay_batch_time,
+                    idle_block_interval=idle_block_interval,
+                )
+            )
+        )
+        relay_url = await stack.enter_async_context(_serving(node))
+        setups: dict[str, ChainSetup] = {}
+        for n, name in enumerate(chains):
+            cfg = devchain_config(name, n, seed, validator.address, block_interval, workdir)
+            handle = await stack.enter_async_context(open_devchain(cfg))
+            gateway_key = Account.from_key(derive_key(seed, f"gateway-{name}"))
+            setups[name] = ChainSetup.from_devchain(name, handle, gateway_key)
+        topo = Topology(workdir, relay_url, admin, setups, node)
+        stack.push_async_callback(topo.aclose)
+        for c in setups.values():
+            await register_chain(topo, c, [o for o in setups.values() if o is not c])
+        for c in setups.values():
+            if c.name not in without_gateway:
+                c.gateway = await stack.enter_async_context(start_gateway(topo, c.name))
+        yield topo
+
+
+def devchain_config(
+    name: str, n: int, seed: str, relay_validator: str, block_interval: float, workdir: Path
+) -> DevchainConfig:
+    return DevchainConfig(
+        chain_id=1000 + n,
+        chain_name=name,
+        hub_id=HUB_ID,
+        seed=f"{seed}-{name}",
+        relay_validators=(relay_validator,),
+        relay_threshold=1,
+        block_interval=block_interval,
+        empty_block_interval=1.0,
+        data_dir=workdir / name,
+    )
+
+
+@asynccontextmanager
+async def _serving(node: Node) -> AsyncIterator[str]:
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(serve_api, node, "127.0.0.1", 0)
+        try:
+            yield url
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def start_gateway(topo: Topology, chain: str) -> AsyncIterator[Gateway]:
+    c = topo.chains[chain]
+    cfg = GatewayConfig(
+        relay=topo.relay_url,
+        key=Path("-"),
+        data_dir=topo.workdir / f"gateway-{chain}",
+        chain_type="evm",
+        chain_id=chain,
+        poll_interval=0.05,
+    )
+    adapter = EvmAdapter(
+        EvmAdapterConfig(chain_id=chain, rpc=c.rpc_url, broker=c.broker, key=c.evm_key)
+    )
+    async with (
+        AsyncRelayClient(topo.relay_url, account=c.gateway_key) as client,
+        open_gateway(cfg, adapter, client) as gw,
+    ):
+        yield gw
+
+
+def derive_key(seed: str, what: str) -> bytes:
+    """A deterministic test key: keccak of a label (never use for real funds)."""
+    return keccak(f"relayhub-topology/{seed}/{what}".encode())
+
+
+def describe(topo: Topology) -> dict[str, Any]:
+    return {
+        "relay": topo.relay_url,
+        "hub": HUB_ID,
+        "chains": {
+            name: {
+                "rpc": c.rpc_url,
+                "broker": c.broker,
+                "asset_transfer": c.service_id(c.asset),
+                "data_swap": c.service_id(c.data_swap),
+            }
+            for name, c in topo.chains.items()
+        },
+    }

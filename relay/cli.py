@@ -1,0 +1,711 @@
+"""``relayhub``: set up and run a relay, and talk to one (docs/operations.md, "CLI").
+
+Every read command prints a table for people and, with ``--json``, one JSON
+document for machines (byte strings as 0x-hex). A refusal or failure prints
+``error [code]: message`` on stderr and exits 2; ``relay verify`` exits 1 when the
+ledger is inconsistent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import enum
+import json
+import os
+import shutil
+import signal
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+from rich.console import Console
+from rich.table import Table
+
+from relay.crypto import Account, read_key_file, write_key_file
+from relay.errors import Code, RelayError
+from relay.genesis import Genesis
+from relay.sdk import RelayClient
+
+DEFAULT_RELAY = "http://127.0.0.1:8710"
+RELAY_ENV = "RELAYHUB_URL"
+CONFIG_FILE = "relay.toml"
+GENESIS_FILE = "genesis.json"
+NODE_KEY = "keys/node.key"
+ADMIN_KEY = "keys/admin.key"
+DATA_DIR = "data"
+LEDGER_FILE = "ledger.sqlite3"
+
+
+# --- relay.toml -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """``relay.toml`` of a relay directory; paths are resolved against the directory."""
+
+    dir: Path
+    genesis: Path
+    key: Path
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8710
+    batch_time: float = 0.03
+    max_block_txs: int = 1000
+    max_block_ibtps: int = 4000
+    max_sealed_blocks: int = 4
+    idle_block_interval: float = 1.0
+    durability: str = "normal"
+
+
+RELAY_TOML = """\
+# relayhub relay configuration: `relayhub relay start --dir <this directory>`
+[relay]
+genesis = "genesis.json"
+key = "keys/node.key"        # this node's validator key (0600)
+data_dir = "data"            # the ledger lives here
+host = "127.0.0.1"
+port = 8710
+batch_time = "30ms"          # seal a block this long after its first transaction
+max_block_txs = 1000
+max_block_ibtps = 4000       # a block is sealed as soon as it carries this many IBTPs
+max_sealed_blocks = 4        # blocks waiting for the disk; beyond, submissions get 503 (6001)
+idle_block_interval = "1s"   # while interchain timeouts are open, a block at least this often
+durability = "normal"        # "normal" survives a crash; "full" also power loss (slower)
+"""
+
+
+def parse_duration(value: Any, name: str) -> float:
+    """Seconds from ``"30ms"``, ``"1.5s"``, ``"2m"`` or a plain number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+            if text.endswith(suffix):
+                text, unit = text[: -len(suffix)], scale
+                break
+        else:
+            unit = 1.0
+        try:
+            seconds = float(text) * unit
+        except ValueError:
+            raise RelayError(
+                Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
+            ) from None
+    else:
+        raise RelayError(Code.CONFIG, f'{name} must be a duration string like "1s"')
+    if seconds <= 0:
+        raise RelayError(Code.CONFIG, f"{name} must be positive")
+    return seconds
+
+
+def load_relay_config(directory: Path) -> RelayConfig:
+    path = directory / CONFIG_FILE
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise RelayError(
+            Code.CONFIG,
+            f"{path} not found; create the directory with `relayhub relay init --dir {directory}`",
+        ) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RelayError(Code.CONFIG, f"cannot read {path}: {exc}") from None
+    t = doc.get("relay")
+    if not isinstance(t, dict):
+        raise RelayError(Code.CONFIG, f"{path} needs a [relay] table")
+    known = {f.name for f in dataclasses.fields(RelayConfig)} - {"dir"}
+    unknown = set(t) - known
+    if unknown:
+        raise RelayError(
+            Code.CONFIG, f"{path}: unknown keys {sorted(unknown)}; known {sorted(known)}"
+        )
+    try:
+        cfg = RelayConfig(
+            dir=directory,
+            genesis=directory / str(t.get("genesis", GENESIS_FILE)),
+            key=directory / str(t.get("key", NODE_KEY)),
+            data_dir=directory / str(t.get("data_dir", DATA_DIR)),
+            host=str(t.get("host", "127.0.0.1")),
+            port=int(t.get("port", 8710)),
+            batch_time=parse_duration(t.get("batch_time", "30ms"), "batch_time"),
+            max_block_txs=int(t.get("max_block_txs", 1000)),
+            max_block_ibtps=int(t.get("max_block_ibtps", 4000)),
+            max_sealed_blocks=int(t.get("max_sealed_blocks", 4)),
+            idle_block_interval=parse_duration(
+                t.get("idle_block_interval", "1s"), "idle_block_interval"
+            ),
+            durability=str(t.get("durability", "normal")),
+        )
+    except (TypeError, ValueError) as exc:
+        raise RelayError(Code.CONFIG, f"{path}: {exc}") from None
+    if cfg.durability not in ("normal", "full"):
+        raise RelayError(Code.CONFIG, f'{path}: durability is "normal" or "full"')
+    if (
+        not 0 <= cfg.port <= 65535
+        or min(cfg.max_block_txs, cfg.max_block_ibtps, cfg.max_sealed_blocks) < 1
+    ):
+        raise RelayError(
+            Code.CONFIG,
+            f"{path}: port must be 0-65535; max_block_txs, max_block_ibtps and "
+            "max_sealed_blocks >= 1",
+        )
+    return cfg
+
+
+# --- output -----------------------------------------------------------------------
+
+
+def to_jsonable(v: Any) -> Any:
+    """Plain JSON values: bytes as 0x-hex, dataclasses as maps, enums as numbers."""
+    if isinstance(v, bytes | bytearray):
+        return "0x" + bytes(v).hex()
+    if isinstance(v, enum.Enum):
+        return v.value
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: to_jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, RelayError):
+        return v.to_dict()
+    if isinstance(v, dict):
+        return {str(k): to_jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [to_jsonable(x) for x in v]
+    return v
+
+
+def _cell(v: Any) -> str:
+    v = to_jsonable(v)
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return ", ".join(v)
+    return json.dumps(v, separators=(", ", ": "))
+
+
+class Output:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.console = Console(markup=False, highlight=False, soft_wrap=False)
+
+    def json(self, value: Any) -> None:
+        sys.stdout.write(json.dumps(to_jsonable(value), indent=2) + "\n")
+        sys.stdout.flush()
+
+    def record(self, title: str, value: dict[str, Any]) -> None:
+        """One record: JSON, or a two-column table."""
+        if self.as_json:
+            self.json(value)
+            return
+        table = Table(title=title, show_header=False, title_justify="left")
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for k, v in value.items():
+            table.add_row(str(k), _cell(v))
+        self.console.print(table)
+
+    def rows(self, title: str, items: list[dict[str, Any]], columns: Sequence[str]) -> None:
+        if self.as_json:
+            self.json(items)
+            return
+        table = Table(title=title, title_justify="left")
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for item in items:
+            table.add_row(*(_cell(item.get(c, "")) for c in columns))
+        self.console.print(table)
+
+    def line(self, text: str) -> None:
+        self.console.print(text)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def _load_key(path: str) -> Account:
+    p = Path(path)
+    try:
+        return read_key_file(p)
+    except FileNotFoundError:
+        raise RelayError(
+            Code.CONFIG, f"key file {p} not found; create one with `relayhub keys new --out {p}`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RelayError(Code.CONFIG, f"cannot read key file {p}: {exc}") from None
+
+
+def _json_arg(text: str, name: str) -> Any:
+    """A JSON value given inline or as ``@file``."""
+    source = text
+    if text.startswith("@"):
+        try:
+            source = Path(text[1:]).read_text()
+        except OSError as exc:
+            raise RelayError(Code.BAD_REQUEST, f"{name}: cannot read {text[1:]}: {exc}") from None
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as exc:
+        raise RelayError(Code.BAD_REQUEST, f"{name} is not valid JSON ({exc})") from None
+
+
+def _client(args: argparse.Namespace, account: Account | None = None) -> RelayClient:
+    return RelayClient(args.relay, account, transport=args.transport)
+
+
+def _tx_summary(result: Any) -> dict[str, Any]:
+    return {"tx": result.tx, "height": result.height, "results": result.results}
+
+
+# --- relay ------------------------------------------------------------------------
+
+
+def cmd_relay_init(args: argparse.Namespace, out: Output) -> int:
+    d = Path(args.dir)
+    if d.exists() and not d.is_dir():
+        raise RelayError(Code.CONFIG, f"{d} exists and is not a directory")
+    if d.exists() and any(d.iterdir()) and not args.force:
+        raise RelayError(
+            Code.CONFIG,
+            f"{d} is not empty; choose another --dir, or pass --force to replace its keys, "
+            "genesis and ledger",
+        )
+    admin, node = Account.create(), Account.create()
+    genesis = Genesis.from_dict(
+        Genesis(
+            hub_id=args.hub_id,
+            admins=(admin.address,),
+            validators=(node.address,),
+            validator_threshold=1,
+            default_timeout_blocks=args.default_timeout_blocks,
+        ).to_dict()
+    )
+    d.mkdir(parents=True, exist_ok=True)
+    if (d / DATA_DIR).exists():
+        shutil.rmtree(d / DATA_DIR)  # --force: the old ledger belongs to the old genesis
+    write_key_file(d / NODE_KEY, node)
+    write_key_file(d / ADMIN_KEY, admin)
+    (d / NODE_KEY).parent.chmod(0o700)
+    genesis.dump(d / GENESIS_FILE)
+    (d / CONFIG_FILE).write_text(RELAY_TOML)
+    info = {
+        "dir": str(d),
+        "hub_id": genesis.hub_id,
+        "admin": admin.address,
+        "validator": node.address,
+        "genesis": str(d / GENESIS_FILE),
+        "node_key": str(d / NODE_KEY),
+        "admin_key": str(d / ADMIN_KEY),
+        "config": str(d / CONFIG_FILE),
+    }
+    out.record("relay initialised", info)
+    if not out.as_json:
+        out.line(f"next: relayhub relay start --dir {d}")
+    return 0
+
+
+async def _serve_relay(cfg: RelayConfig, genesis: Genesis, key: Account) -> None:
+    from relay.api.server import serve_api
+    from relay.node import NodeConfig, open_node
+
+    node_cfg = NodeConfig(
+        data_dir=cfg.data_dir,
+        genesis=genesis,
+        key=key,
+        max_block_txs=cfg.max_block_txs,
+        max_block_ibtps=cfg.max_block_ibtps,
+        max_sealed_blocks=cfg.max_sealed_blocks,
+        batch_time=cfg.batch_time,
+        idle_block_interval=cfg.idle_block_interval,
+        durability=cfg.durability,
+    )
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with open_node(node_cfg) as node, trio.open_nursery() as nursery:
+            url = await nursery.start(serve_api, node, cfg.host, cfg.port)
+            print(
+                f"relayhub: hub {genesis.hub_id} at height {node.head_height}, "
+                f"serving {url} (Ctrl-C to stop)",
+                flush=True,
+            )
+            async for signum in signals:
+                print(f"relayhub: {signal.Signals(signum).name}, stopping", flush=True)
+                nursery.cancel_scope.cancel()
+                break
+    print("relayhub: stopped", flush=True)
+
+
+def cmd_relay_start(args: argparse.Namespace, out: Output) -> int:
+    cfg = load_relay_config(Path(args.dir))
+    if args.host is not None or args.port is not None:
+        cfg = dataclasses.replace(
+            cfg,
+            host=cfg.host if args.host is None else args.host,
+            port=cfg.port if args.port is None else args.port,
+        )
+    genesis = Genesis.load(cfg.genesis)
+    key = _load_key(str(cfg.key))
+    if key.address not in genesis.validators:
+        raise RelayError(
+            Code.CONFIG,
+            f"node key {cfg.key} ({key.address}) is not a validator in {cfg.genesis}; "
+            "its blocks and relay proofs would not verify",
+        )
+    trio.run(_serve_relay, cfg, genesis, key)
+    return 0
+
+
+def cmd_relay_verify(args: argparse.Namespace, out: Output) -> int:
+    cfg = load_relay_config(Path(args.dir))
+    genesis = Genesis.load(cfg.genesis)
+    ledger = cfg.data_dir / LEDGER_FILE
+    if not ledger.exists():
+        raise RelayError(
+            Code.CONFIG, f"no ledger at {ledger}; start the relay once (`relayhub relay start`)"
+        )
+    from relay.ledger.verify import verify_ledger
+
+    report = verify_ledger(ledger, genesis, replay=args.replay)
+    doc = report.to_dict() if hasattr(report, "to_dict") else to_jsonable(report)
+    if out.as_json:
+        out.json(doc)
+    else:
+        out.record("ledger verification", doc)
+        if report.ok:
+            out.line(f"ok: {report.blocks} blocks verified")
+        else:
+            err = report.first_error or {}
+            out.line(f"FAILED at height {err.get('height')}: {err.get('what')}")
+    return 0 if report.ok else 1
+
+
+def cmd_relay_status(args: argparse.Namespace, out: Output) -> int:
+    with _client(args) as c:
+        out.record(f"relay {args.relay}", c.status())
+    return 0
+
+
+# --- appchain / service -----------------------------------------------------------
+
+
+def cmd_appchain_register(args: argparse.Namespace, out: Output) -> int:
+    account = _load_key(args.key)
+    trust_root = _json_arg(args.trust_root, "--trust-root")
+    with _client(args, account) as c:
+        r = c.register_chain(
+            args.id,
+            args.family,
+            trust_root,
+            args.broker,
+            gateways=args.gateway or None,
+            name=args.name,
+            desc=args.desc,
+        )
+    out.record(f"chain {args.id} registered (PENDING until an admin approves)", _tx_summary(r))
+    return 0
+
+
+def _cmd_decide(approve: bool) -> Callable[[argparse.Namespace, Output], int]:
+    def run(args: argparse.Namespace, out: Output) -> int:
+        account = _load_key(args.key)
+        with _client(args, account) as c:
+            r = c.approve_chain(args.id) if approve else c.reject_chain(args.id)
+        out.record(f"chain {args.id} {'approved' if approve else 'rejected'}", _tx_summary(r))
+        return 0
+
+    return run
+
+
+def cmd_appchain_list(args: argparse.Namespace, out: Output) -> int:
+    with _client(args) as c:
+        chains = c.chains()
+    out.rows(
+        "app chains",
+        chains,
+        ["id", "family", "status", "broker", "gateways", "name", "registered_at"],
+    )
+    return 0
+
+
+def cmd_appchain_show(args: argparse.Namespace, out: Output) -> int:
+    with _client(args) as c:
+        out.record(f"chain {args.chain_id}", c.chain(args.chain_id))
+    return 0
+
+
+def cmd_service_register(args: argparse.Namespace, out: Output) -> int:
+    account = _load_key(args.key)
+    with _client(args, account) as c:
+        r = c.register_service(
+            args.service,
+            chain=args.chain,
+            ordered=not args.unordered,
+            allow=args.allow,
+            deny=args.deny,
+            name=args.name,
+        )
+    out.record(f"service {r.results[0] if r.results else args.service} registered", _tx_summary(r))
+    return 0
+
+
+def cmd_service_show(args: argparse.Namespace, out: Output) -> int:
+    with _client(args) as c:
+        out.record(f"service {args.service_id}", c.service(args.service_id))
+    return 0
+
+
+# --- tx / block / keys --------------------------------------------------------------
+
+
+def cmd_tx_status(args: argparse.Namespace, out: Output) -> int:
+    with _client(args) as c:
+        if args.wait is not None:
+            st = c.wait_final(args.ibtp_id, timeout=args.wait)
+        else:
+            st = c.ibtp_status(args.ibtp_id)
+    doc = to_jsonable(st)
+    doc["history"] = [{"status": int(s), "status_name": s.name, "height": h} for s, h in st.history]
+    if out.as_json:
+        out.json(doc)
+        return 0
+    out.record(f"IBTP {st.id}", {k: v for k, v in doc.items() if k != "history"})
+    out.rows("history", doc["history"], ["height", "status", "status_name"])
+    return 0
+
+
+def cmd_block_show(args: argparse.Namespace, out: Output) -> int:
+    ref: int | str = "latest" if args.ref == "latest" else _height(args.ref)
+    with _client(args) as c:
+        blk = c.block(ref, txs=args.txs)
+    if out.as_json:
+        out.json(blk)
+        return 0
+    out.record(f"block {blk.get('height')}", {k: v for k, v in blk.items() if k != "txs"})
+    if args.txs:
+        out.rows("transactions", blk.get("txs", []), ["hash", "sender", "nonce", "kind", "results"])
+    return 0
+
+
+def _height(text: str) -> int:
+    if not text.isdigit():
+        raise RelayError(Code.BAD_REQUEST, f"block reference {text!r}: a height or 'latest'")
+    return int(text)
+
+
+def cmd_keys_new(args: argparse.Namespace, out: Output) -> int:
+    path = Path(args.out)
+    if path.exists() and not args.force:
+        raise RelayError(
+            Code.CONFIG, f"{path} exists; pass --force to overwrite it (the old key is lost)"
+        )
+    account = Account.create()
+    write_key_file(path, account)
+    out.record("new key", {"address": account.address, "file": str(path)})
+    return 0
+
+
+#: Commands provided by other packages (the demo, gateways, benchmarks) through entry
+#: points, so the relay never imports app chains or adapters by name.
+PLUGIN_GROUP = "relayhub.commands"
+PLUGIN_HELP = {
+    "demo": "run the embedded demo: relay, EVM chains, gateways and four interchain calls",
+    "up": "start the demo topology and keep it running; prints the endpoints",
+    "gateway": "run a gateway: `relayhub gateway start --config gateway.toml`",
+}
+
+
+def plugin_commands() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
+def run_plugin(name: str, argv: list[str]) -> int:
+    ep = plugin_commands().get(name)
+    if ep is None:
+        raise RelayError(
+            Code.CONFIG, f"command {name!r} is not installed (install the relayhub package whole)"
+        )
+    result = ep.load()(argv)
+    return result if isinstance(result, int) else 0
+
+
+# --- argument parsing -------------------------------------------------------------
+
+
+def _add_relay_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--relay",
+        default=os.environ.get(RELAY_ENV, DEFAULT_RELAY),
+        metavar="URL",
+        help=f"relay API URL (default ${RELAY_ENV} or {DEFAULT_RELAY})",
+    )
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relayhub", description="Run a relayhub relay and talk to one."
+    )
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+
+    def command(
+        sub: Any, name: str, func: Callable[[argparse.Namespace, Output], int], help: str
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    # relay
+    relay = groups.add_parser("relay", help="create, run and check a relay node")
+    rs = relay.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(rs, "init", cmd_relay_init, "create a relay directory: genesis, keys, relay.toml")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--hub-id", default="hub0")
+    p.add_argument("--default-timeout-blocks", type=int, default=200)
+    p.add_argument("--force", action="store_true", help="replace an existing directory's contents")
+    _add_json(p)
+    p = command(
+        rs, "start", cmd_relay_start, "run the relay node and its API until Ctrl-C / SIGTERM"
+    )
+    p.add_argument("--dir", required=True)
+    p.add_argument("--host", default=None, help="override relay.toml host")
+    p.add_argument("--port", type=int, default=None, help="override relay.toml port (0 = any)")
+    p = command(rs, "verify", cmd_relay_verify, "re-check the ledger of a (stopped) relay")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--replay", action="store_true", help="also re-execute every block")
+    _add_json(p)
+    p = command(rs, "status", cmd_relay_status, "show a running relay's status")
+    _add_relay_url(p)
+    _add_json(p)
+
+    # appchain
+    appchain = groups.add_parser("appchain", help="register and inspect app chains")
+    acs = appchain.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(acs, "register", cmd_appchain_register, "register an app chain (stays PENDING)")
+    _add_relay_url(p)
+    p.add_argument("--key", required=True, help="key file of the registrar (default gateway)")
+    p.add_argument("--id", required=True)
+    p.add_argument("--family", required=True, help="chain family, e.g. notary or evm")
+    p.add_argument("--trust-root", required=True, help="JSON, or @FILE holding JSON")
+    p.add_argument("--broker", required=True, help="the chain's broker address or name")
+    p.add_argument(
+        "--gateway",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="gateway address allowed to submit for the chain (repeatable)",
+    )
+    p.add_argument("--name", default="")
+    p.add_argument("--desc", default="")
+    _add_json(p)
+    for name, approve in (("approve", True), ("reject", False)):
+        p = command(acs, name, _cmd_decide(approve), f"{name} a PENDING chain (hub admin key)")
+        _add_relay_url(p)
+        p.add_argument("--key", required=True, help="a hub admin's key file")
+        p.add_argument("--id", required=True)
+        _add_json(p)
+    p = command(acs, "list", cmd_appchain_list, "list app chains")
+    _add_relay_url(p)
+    _add_json(p)
+    p = command(acs, "show", cmd_appchain_show, "show one app chain")
+    p.add_argument("chain_id", metavar="ID")
+    _add_relay_url(p)
+    _add_json(p)
+
+    # service
+    service = groups.add_parser("service", help="register and inspect services")
+    ss = service.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(ss, "register", cmd_service_register, "register a service of an active chain")
+    _add_relay_url(p)
+    p.add_argument(
+        "--key", required=True, help="key file of a gateway (or the registrar) of the chain"
+    )
+    p.add_argument(
+        "--service", required=True, help="full ID hub:chain:service, or a bare ID with --chain"
+    )
+    p.add_argument("--chain", default=None)
+    p.add_argument("--unordered", action="store_true", help="accept indices out of order")
+    p.add_argument("--allow", action="append", default=[], metavar="FULL_ID")
+    p.add_argument("--deny", action="append", default=[], metavar="FULL_ID")
+    p.add_argument("--name", default="")
+    _add_json(p)
+    p = command(ss, "show", cmd_service_show, "show a service and its counters")
+    p.add_argument("service_id", metavar="FULL_ID")
+    _add_relay_url(p)
+    _add_json(p)
+
+    # tx
+    tx = groups.add_parser("tx", help="interchain transactions")
+    ts = tx.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(ts, "status", cmd_tx_status, "status and history of an interchain transaction")
+    p.add_argument("ibtp_id", metavar="IBTP_ID", help="from~to~index")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wait up to SECONDS for a final status (SUCCESS/FAILURE/ROLLBACK)",
+    )
+    _add_relay_url(p)
+    _add_json(p)
+
+    # block
+    block = groups.add_parser("block", help="committed blocks")
+    bs = block.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(bs, "show", cmd_block_show, "show a block")
+    p.add_argument("ref", metavar="HEIGHT|latest")
+    p.add_argument("--txs", action="store_true", help="include the transactions")
+    _add_relay_url(p)
+    _add_json(p)
+
+    # keys
+    keys = groups.add_parser("keys", help="secp256k1 key files")
+    ks = keys.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(ks, "new", cmd_keys_new, "create a key file (0600) and print its address")
+    p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true")
+    _add_json(p)
+
+    # commands from other packages; their arguments are theirs (see run_plugin)
+    for name in sorted(plugin_commands()):
+        groups.add_parser(name, help=PLUGIN_HELP.get(name, "provided by an installed package"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
+    """The ``relayhub`` console script. ``transport`` replaces the network (tests)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in plugin_commands():  # everything after the name is the plugin's
+        try:
+            return run_plugin(argv[0], argv[1:])
+        except RelayError as exc:
+            print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    args.transport = transport
+    out = Output(getattr(args, "json", False))
+    try:
+        return int(func(args, out))
+    except RelayError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

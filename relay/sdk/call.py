@@ -1,0 +1,122 @@
+"""``client.call(src, dst, func, args)``: an interchain call, answered by the destination.
+
+The request is emitted on the **source chain** by a :class:`SourceChain` connector
+(for EVM chains ``adapters.evm.client.EvmCaller``, which calls the broker's
+``emitInterchain`` from the caller's account); the relay then carries it, and
+``call`` waits for the final status and turns it into a result or an error:
+
+* SUCCESS → :class:`CallResult` with the destination's return bytes;
+* FAILURE → :class:`InterchainFailed` (the destination refused or reverted; the
+  source has rolled back), ``reason`` is the destination's failure message;
+* ROLLBACK → :class:`InterchainRolledBack`: ``timed_out`` when no receipt came by the
+  timeout height, otherwise the relay refused to route it (``BEGIN_FAILURE``);
+* no final status within ``timeout`` seconds → ``RelayTimeoutError`` (7002).
+
+The SDK imports no chain family: connectors are passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from relay.errors import Code, RelayError
+from relay.ibtp import TxStatus, compute_ibtp_id
+from relay.sdk.types import IbtpStatus
+
+
+class CallCode:
+    FAILED = 7004
+    ROLLED_BACK = 7005
+
+
+@runtime_checkable
+class SourceChain(Protocol):
+    #: Full service ID the connector calls from (``hub:chain:service``).
+    service_id: str
+
+    async def emit(
+        self, dst_service: str, func: str, args: list[bytes], timeout: int
+    ) -> tuple[str, str, int]:
+        """Emit the request on the source chain; return its (from, to, index)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    ibtp_id: str
+    result: bytes
+    status: IbtpStatus
+
+
+class InterchainFailed(RelayError):
+    """The destination refused or reverted the call; the source rolled back (7004).
+    ``details``: ``ibtp_id``, ``reason`` (the destination's message), ``history``."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(CallCode.FAILED, message, **details)
+
+
+class InterchainRolledBack(RelayError):
+    """The call was rolled back without a destination answer (7005). ``details``:
+    ``ibtp_id``, ``timed_out`` (True: no receipt by the timeout height; False: the
+    relay refused to route it), ``history``."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(CallCode.ROLLED_BACK, message, **details)
+
+
+def interpret_final_status(st: IbtpStatus) -> CallResult:
+    """The outcome of a call from its final relay status (pure)."""
+    path = " → ".join(f"{s.name}@{h}" for s, h in st.history)
+    history = [[int(s), h] for s, h in st.history]
+    if st.status == TxStatus.SUCCESS:
+        return CallResult(st.id, st.result, st)
+    if st.status == TxStatus.FAILURE:
+        reason = st.result.decode("utf-8", errors="replace")
+        raise InterchainFailed(
+            f"{st.id} failed at the destination ({reason or 'no reason given'}); "
+            f"the source rolled back [{path}]",
+            ibtp_id=st.id,
+            reason=reason,
+            history=history,
+        )
+    if st.status == TxStatus.ROLLBACK:
+        timed_out = any(s == TxStatus.BEGIN_ROLLBACK for s, _ in st.history)
+        why = (
+            "no receipt arrived before its timeout height"
+            if timed_out
+            else "the relay could not route it (destination unknown, inactive or not allowed)"
+        )
+        raise InterchainRolledBack(
+            f"{st.id} was rolled back: {why} [{path}]",
+            ibtp_id=st.id,
+            timed_out=timed_out,
+            history=history,
+        )
+    raise RelayError(Code.INVALID_TRANSITION, f"{st.id} is not final ({st.status.name})")
+
+
+async def call_async(
+    client: Any,
+    src_service: str,
+    dst_service: str,
+    func: str,
+    args: list[bytes],
+    *,
+    via: SourceChain,
+    timeout: float = 60.0,
+    timeout_blocks: int = 0,
+) -> CallResult:
+    if via.service_id.lower() != src_service.lower():
+        raise RelayError(
+            Code.BAD_REQUEST,
+            f"the connector calls from {via.service_id}, not {src_service}; "
+            "pass the connector of the source service",
+        )
+    height = 0
+    if timeout_blocks:
+        height = int((await client.status())["height"]) + timeout_blocks
+    src, dst, index = await via.emit(dst_service, func, list(args), height)
+    st = await client.wait_final(compute_ibtp_id(src, dst, index), timeout=timeout)
+    return interpret_final_status(st)

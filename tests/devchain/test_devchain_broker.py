@@ -1,0 +1,647 @@
+"""The native broker and example services, driven through the pure core.
+
+Calldata and relay signatures come from eth-abi and relay.ibtp (see
+devchain_helpers), so these tests check the broker against docs/broker.md and
+docs/protocol.md rather than against its own encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from devchain_helpers import (
+    CALLBACK_TOPIC,
+    HUB,
+    INTERCHAIN_TOPIC,
+    OTHER,
+    OUTSIDER,
+    RECEIPT_TOPIC,
+    RELAY_KEYS,
+    CoreChain,
+    calldata,
+    error_data,
+    interchain_call,
+    make_config,
+    receipt_call,
+    receipt_payload_hash,
+    relay_sign,
+)
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_hash.auto import keccak
+
+from appchains.evm.devchain.broker import Broker, compute_relay_digest
+from appchains.evm.devchain.chain import TxReceipt
+from appchains.evm.devchain.services import AssetTransfer, DataSwap
+from relay.ibtp import IBTP, IBTPType, Payload, compute_payload_hash, compute_signed_digest
+
+TRANSFER = "transfer(string,address,uint256,uint64)"
+RECIPIENT = "0x" + "cc" * 20
+MINT_CAP = 10**6
+ARTIFACTS = Path(__file__).resolve().parents[2] / "appchains" / "evm" / "artifacts"
+
+SERVICE_TOPICS = {
+    keccak(b"Locked(string,uint64,address,address,uint256)"): "Locked",
+    keccak(b"Minted(string,uint64,address,uint256)"): "Minted",
+    keccak(b"Burned(uint256)"): "Burned",
+    keccak(b"Unlocked(address,uint256)"): "Unlocked",
+    keccak(b"ValueSet(string,bytes)"): "ValueSet",
+    keccak(b"ValueFetched(string,string,bytes)"): "ValueFetched",
+    INTERCHAIN_TOPIC: "InterchainEvent",
+    RECEIPT_TOPIC: "ReceiptEvent",
+    CALLBACK_TOPIC: "CallbackEvent",
+}
+
+
+def names(receipt: TxReceipt) -> list[str]:
+    return [SERVICE_TOPICS[log.topics[0]] for log in receipt.receipt.logs]
+
+
+def mint_arg(recipient: str = RECIPIENT, amount: int = 300) -> bytes:
+    return abi_encode(["address", "uint256"], [recipient, amount])
+
+
+@pytest.fixture
+def chain() -> CoreChain:
+    return CoreChain()
+
+
+def counters(chain: CoreChain, src: str, dst: str) -> tuple[int, ...]:
+    return tuple(
+        chain.view(chain.broker, f"{name}(string,string)", ["uint64"], src, dst)
+        for name in ("outCounter", "inCounter", "callbackCounter")
+    )
+
+
+def supply(chain: CoreChain) -> int:
+    return int(chain.view(chain.asset, "totalSupply()", ["uint256"]))
+
+
+def balance(chain: CoreChain, address: str) -> int:
+    return int(chain.view(chain.asset, "balanceOf(address)", ["uint256"], address))
+
+
+def expect_revert(chain: CoreChain, to: str, data: bytes, message: str | None) -> None:
+    """Both as eth_call (revert data) and as a transaction (status 0, no logs, no state change)."""
+    ok, out = chain.call(to, data, sender=chain.address())
+    assert not ok
+    assert out == (error_data(message) if message is not None else b"")
+    root = chain.state.world.root
+    receipt = chain.send(to, data)
+    assert receipt.receipt.status == 0 and receipt.receipt.logs == ()
+    sender = bytes.fromhex(chain.address()[2:])
+    # only the sender's nonce and fee changed
+    changed = {a for a, s in chain.state.world.accounts.items() if a != sender}
+    assert chain.state.world.root != root and changed
+
+
+# ---------------------------------------------------------------------- sending
+def test_transfer_emits_interchain_event(chain: CoreChain) -> None:
+    sender = chain.address()
+    data = calldata(TRANSFER, OTHER, RECIPIENT, 500, 77)
+    ok, out = chain.call(chain.asset, data, sender=sender)
+    assert ok and abi_decode(["uint64"], out) == (1,)  # transfer returns the index
+    receipt = chain.send(chain.asset, data)
+    assert receipt.receipt.status == 1
+    assert names(receipt) == ["InterchainEvent", "Locked"]
+    event, locked = receipt.receipt.logs
+    assert event.address.hex() == chain.broker[2:] and event.topics == (INTERCHAIN_TOPIC,)
+    src, dst, index, func, args, encrypted, timeout, payload_hash = abi_decode(
+        ["string", "string", "uint64", "string", "bytes[]", "bool", "uint64", "bytes32"], event.data
+    )
+    asset_id = chain.full_id(chain.asset)
+    assert (src, dst, index, func, encrypted, timeout) == (asset_id, OTHER, 1, "mint", False, 77)
+    assert list(args) == [mint_arg(RECIPIENT, 500)]
+    assert payload_hash == compute_payload_hash(Payload("mint", tuple(args), False))
+    assert locked.address.hex() == chain.asset[2:]
+    assert locked.topics[1] == abi_encode(["address"], [sender])
+    assert counters(chain, asset_id, OTHER) == (1, 0, 0)
+    out_message = chain.view(
+        chain.broker,
+        "outMessage(string,string,uint64)",
+        ["string", "bytes[]", "uint64"],
+        asset_id,
+        OTHER,
+        1,
+    )
+    assert out_message == ("mint", (mint_arg(RECIPIENT, 500),), 77)
+    assert balance(chain, sender) == 10**9 - 500
+    assert chain.view(chain.asset, "totalLocked()", ["uint256"]) == 500
+    assert chain.view(chain.asset, "lockOf(string,uint64)", ["address", "uint256"], OTHER, 1) == (
+        sender,
+        500,
+    )
+    # the second transfer to the same service gets index 2
+    second = chain.send(chain.asset, calldata(TRANSFER, OTHER, RECIPIENT, 1, 0))
+    values = abi_decode(
+        ["string", "string", "uint64", "string", "bytes[]", "bool", "uint64", "bytes32"],
+        second.receipt.logs[0].data,
+    )
+    assert values[2] == 2
+    assert counters(chain, asset_id, OTHER)[0] == 2
+
+
+def test_emit_interchain_from_an_account(chain: CoreChain) -> None:
+    data = calldata(
+        "emitInterchain(string,string,bytes[],uint64)", OTHER, "ping", [b"\x01", b""], 5
+    )
+    receipt = chain.send(chain.broker, data)
+    (log,) = receipt.receipt.logs
+    values = abi_decode(
+        ["string", "string", "uint64", "string", "bytes[]", "bool", "uint64", "bytes32"], log.data
+    )
+    assert values[0] == chain.full_id(chain.address())
+    assert values[2] == 1 and values[4] == (b"\x01", b"")
+
+
+def test_transfer_refusals(chain: CoreChain) -> None:
+    expect_revert(
+        chain, chain.asset, calldata(TRANSFER, OTHER, RECIPIENT, 0, 0), "asset: zero amount"
+    )
+    expect_revert(
+        chain,
+        chain.asset,
+        calldata(TRANSFER, OTHER, RECIPIENT, 10**9 + 1, 0),
+        "asset: insufficient balance",
+    )
+
+
+# ---------------------------------------------------------------------- receiving
+def test_invoke_interchain_mints_and_emits_receipt(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    before = supply(chain)
+    receipt = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    assert receipt.receipt.status == 1
+    assert names(receipt) == ["Minted", "ReceiptEvent"]
+    log = receipt.receipt.logs[1]
+    assert log.address.hex() == chain.broker[2:] and log.topics == (RECEIPT_TOPIC,)
+    src, dst, index, typ, result, payload_hash = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], log.data
+    )
+    assert (src, dst, index, typ) == (OTHER, asset_id, 1, 1)
+    assert result == mint_arg()  # onInterchain returns abi.encode(recipient, amount)
+    assert payload_hash == receipt_payload_hash(result)
+    assert balance(chain, RECIPIENT) == 300 and supply(chain) == before + 300
+    assert counters(chain, OTHER, asset_id) == (0, 1, 0)
+    stored = chain.view(
+        chain.broker, "receiptMessage(string,string,uint64)", ["uint8", "bytes"], OTHER, asset_id, 1
+    )
+    assert stored == (1, result)
+
+
+@pytest.mark.parametrize(
+    ("signers", "message"),
+    [
+        ([OUTSIDER, RELAY_KEYS[0]], "broker: unregistered relay signer"),
+        ([RELAY_KEYS[0]], "broker: relay signatures below threshold"),
+        ([RELAY_KEYS[0], RELAY_KEYS[0]], "broker: relay signatures below threshold"),
+        ([], "broker: relay signatures below threshold"),
+    ],
+)
+def test_invoke_interchain_refuses_bad_relay_proofs(
+    chain: CoreChain, signers: list[Any], message: str
+) -> None:
+    asset_id = chain.full_id(chain.asset)
+    data = interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()], signers=signers)
+    expect_revert(chain, chain.broker, data, message)
+    assert counters(chain, OTHER, asset_id) == (0, 0, 0)
+    assert balance(chain, RECIPIENT) == 0
+
+
+def _invoke_with_sigs(
+    src: str, dst: str, index: int, args: list[bytes], sigs: list[bytes]
+) -> bytes:
+    return calldata(
+        "invokeInterchain(string,string,uint64,string,bytes[],bytes[])",
+        src,
+        dst,
+        index,
+        "mint",
+        args,
+        sigs,
+    )
+
+
+def test_invoke_interchain_refuses_signatures_over_other_fields(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    good = Payload("mint", (mint_arg(),), False)
+    cases = {
+        "other hub": relay_sign(OTHER, asset_id, 1, IBTPType.INTERCHAIN, good, 0, hub="hub2"),
+        "other amount": relay_sign(
+            OTHER,
+            asset_id,
+            1,
+            IBTPType.INTERCHAIN,
+            Payload("mint", (mint_arg(amount=301),), False),
+            0,
+        ),
+        "other status": relay_sign(OTHER, asset_id, 1, IBTPType.INTERCHAIN, good, 1),
+        "other index": relay_sign(OTHER, asset_id, 2, IBTPType.INTERCHAIN, good, 0),
+    }
+    for sigs in cases.values():
+        expect_revert(
+            chain,
+            chain.broker,
+            _invoke_with_sigs(OTHER, asset_id, 1, [mint_arg()], sigs),
+            "broker: unregistered relay signer",
+        )
+    sigs = relay_sign(OTHER, asset_id, 1, IBTPType.INTERCHAIN, good, 0)
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    high_s = (
+        sigs[0][:32]
+        + (n - int.from_bytes(sigs[0][32:64], "big")).to_bytes(32, "big")
+        + bytes([55 - sigs[0][64]])
+    )
+    for bad in (sigs[0][:64], sigs[0] + b"\x00", sigs[0][:64] + b"\x01", high_s, b"\x00" * 65):
+        data = _invoke_with_sigs(OTHER, asset_id, 1, [mint_arg()], [bad, sigs[1]])
+        expect_revert(chain, chain.broker, data, "broker: malformed relay signature")
+    # the good proof still works afterwards, and extra valid signatures are fine
+    all_sigs = relay_sign(OTHER, asset_id, 1, IBTPType.INTERCHAIN, good, 0, signers=RELAY_KEYS)
+    receipt = chain.send(
+        chain.broker, _invoke_with_sigs(OTHER, asset_id, 1, [mint_arg()], all_sigs)
+    )
+    assert receipt.receipt.status == 1
+
+
+def test_invoke_interchain_index_and_destination_checks(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    expect_revert(
+        chain,
+        chain.broker,
+        interchain_call(OTHER, asset_id, 2, "mint", [mint_arg()]),
+        "broker: index out of order",
+    )
+    assert (
+        chain.send(
+            chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()])
+        ).receipt.status
+        == 1
+    )
+    expect_revert(
+        chain,
+        chain.broker,
+        interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]),
+        "broker: index out of order",
+    )
+    for not_local in (
+        f"{HUB}:evmB:{chain.asset}",
+        f"hub2:evmA:{chain.asset}",
+        f"{HUB}:evmA:0x" + "AB" * 20,  # uppercase hex is not the canonical local ID
+        f"{HUB}:evmA:{chain.asset}:x",
+        f"{HUB}:evmA:{chain.asset[:-1]}",
+    ):
+        data = interchain_call(OTHER, not_local, 1, "mint", [mint_arg()])
+        expect_revert(chain, chain.broker, data, "broker: to is not a local service")
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "result"),
+    [
+        ("mint", [mint_arg(amount=MINT_CAP + 1)], b"asset: amount above mint cap"),
+        ("mint", [mint_arg(recipient="0x" + "00" * 20)], b"asset: mint to the zero address"),
+        ("burn", [mint_arg()], b"asset: unknown function"),
+        ("mint", [mint_arg(), mint_arg()], b"asset: mint takes one argument"),
+        ("mint", [b"\x01\x02"], b""),  # abi.decode failure: empty revert data
+    ],
+)
+def test_failing_service_gives_receipt_typ_2(
+    chain: CoreChain, func: str, args: list[bytes], result: bytes
+) -> None:
+    asset_id = chain.full_id(chain.asset)
+    before = supply(chain)
+    receipt = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, func, args))
+    assert receipt.receipt.status == 1
+    assert names(receipt) == ["ReceiptEvent"]  # the service's Minted log is rolled back too
+    values = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], receipt.receipt.logs[0].data
+    )
+    assert values[:4] == (OTHER, asset_id, 1, 2)
+    assert values[4] == result  # Error(string) -> its message bytes, as Broker.sol records
+    assert values[5] == receipt_payload_hash(result)
+    assert supply(chain) == before and balance(chain, RECIPIENT) == 0
+    assert counters(chain, OTHER, asset_id) == (0, 1, 0)
+
+
+def test_service_without_code(chain: CoreChain) -> None:
+    eoa_id = chain.full_id(chain.address(1))
+    receipt = chain.send(chain.broker, interchain_call(OTHER, eoa_id, 1, "mint", [mint_arg()]))
+    values = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], receipt.receipt.logs[0].data
+    )
+    assert values[3:5] == (2, b"no service code")
+
+
+# ---------------------------------------------------------------------- receipts, source side
+def _transfer(chain: CoreChain, amount: int = 500) -> int:
+    receipt = chain.send(chain.asset, calldata(TRANSFER, OTHER, RECIPIENT, amount, 0))
+    return int(abi_decode(["string", "string", "uint64"], receipt.receipt.logs[0].data)[2])
+
+
+def test_receipt_success_burns_lock(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    index = _transfer(chain)
+    before = supply(chain)
+    receipt = chain.send(chain.broker, receipt_call(asset_id, OTHER, index, 1, b"ok", 1))
+    assert names(receipt) == ["Burned", "CallbackEvent"]
+    cb = abi_decode(["string", "string", "uint64", "uint8"], receipt.receipt.logs[1].data)
+    assert cb == (asset_id, OTHER, index, 1)
+    assert supply(chain) == before - 500
+    assert chain.view(chain.asset, "totalLocked()", ["uint256"]) == 0
+    assert counters(chain, asset_id, OTHER) == (1, 0, 1)
+    expect_revert(
+        chain,
+        chain.broker,
+        receipt_call(asset_id, OTHER, index, 1, b"ok", 1),
+        "broker: receipt already processed",
+    )
+    expect_revert(
+        chain,
+        chain.broker,
+        receipt_call(asset_id, OTHER, index, 3, b"", 5),
+        "broker: receipt already processed",
+    )
+
+
+@pytest.mark.parametrize(("typ", "status"), [(2, 2), (3, 5), (3, 4)])
+def test_receipt_failure_or_rollback_returns_lock(chain: CoreChain, typ: int, status: int) -> None:
+    asset_id = chain.full_id(chain.asset)
+    sender = chain.address()
+    index = _transfer(chain)
+    result = error_data("asset: amount above mint cap") if typ == 2 else b""
+    receipt = chain.send(chain.broker, receipt_call(asset_id, OTHER, index, typ, result, status))
+    assert names(receipt) == ["Unlocked", "CallbackEvent"]
+    assert balance(chain, sender) == 10**9
+    assert (
+        chain.view(chain.asset, "lockOf(string,uint64)", ["address", "uint256"], OTHER, index)[1]
+        == 0
+    )
+    cb = abi_decode(["string", "string", "uint64", "uint8"], receipt.receipt.logs[1].data)
+    assert cb == (asset_id, OTHER, index, typ)
+
+
+def test_receipt_refusals(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    index = _transfer(chain)
+    cases = [
+        (receipt_call(asset_id, OTHER, index, 1, b"", 2), "broker: status does not match type"),
+        (receipt_call(asset_id, OTHER, index, 2, b"", 1), "broker: status does not match type"),
+        (receipt_call(asset_id, OTHER, index, 3, b"", 0), "broker: status does not match type"),
+        (receipt_call(asset_id, OTHER, index, 3, b"x", 5), "broker: rollback carries no result"),
+        (receipt_call(asset_id, OTHER, 0, 1, b"", 1), "broker: unknown index"),
+        (receipt_call(asset_id, OTHER, index + 1, 1, b"", 1), "broker: unknown index"),
+        (
+            receipt_call(OTHER, "hub1:evmC:0x" + "dd" * 20, 1, 3, b"", 5),
+            "broker: neither side is local",
+        ),
+        (receipt_call(OTHER, asset_id, 1, 1, b"", 1), "broker: neither side is local"),
+        (
+            receipt_call(asset_id, OTHER, index, 1, b"", 1, signers=[RELAY_KEYS[2]]),
+            "broker: relay signatures below threshold",
+        ),
+    ]
+    bad_type = calldata(
+        "invokeReceipt(string,string,uint64,uint8,bytes,uint8,bytes[])",
+        asset_id,
+        OTHER,
+        index,
+        0,
+        b"",
+        0,
+        [],
+    )
+    cases.append((bad_type, "broker: bad receipt type"))
+    for data, message in cases:
+        expect_revert(chain, chain.broker, data, message)
+    assert counters(chain, asset_id, OTHER) == (1, 0, 0)
+
+
+# ---------------------------------------------------------------------- rollbacks, destination side
+def test_destination_rollback_after_mint_burns_it(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    before = supply(chain)
+    chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    receipt = chain.send(chain.broker, receipt_call(OTHER, asset_id, 1, 3, b"", 5))
+    assert names(receipt) == ["Burned", "CallbackEvent"]
+    assert abi_decode(["string", "string", "uint64", "uint8"], receipt.receipt.logs[1].data) == (
+        OTHER,
+        asset_id,
+        1,
+        3,
+    )
+    assert supply(chain) == before and balance(chain, RECIPIENT) == 0
+    assert counters(chain, OTHER, asset_id) == (0, 1, 0)  # no callback counter on the destination
+    expect_revert(
+        chain,
+        chain.broker,
+        receipt_call(OTHER, asset_id, 1, 3, b"", 4),
+        "broker: receipt already processed",
+    )
+
+
+def test_destination_rollback_before_delivery_blocks_execution(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    receipt = chain.send(chain.broker, receipt_call(OTHER, asset_id, 1, 3, b"", 5))
+    assert names(receipt) == ["CallbackEvent"]
+    late = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    assert names(late) == ["ReceiptEvent"]
+    values = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], late.receipt.logs[0].data
+    )
+    assert values[3:5] == (2, b"rolled back")
+    assert balance(chain, RECIPIENT) == 0
+    assert counters(chain, OTHER, asset_id) == (0, 1, 0)
+
+
+def test_destination_rollback_of_failed_call_calls_nothing(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    chain.send(
+        chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg(amount=MINT_CAP + 1)])
+    )
+    receipt = chain.send(chain.broker, receipt_call(OTHER, asset_id, 1, 3, b"", 5))
+    assert names(receipt) == ["CallbackEvent"]
+
+
+def test_failing_rollback_reverts_the_whole_receipt(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    spender = chain.address(1)
+    chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg(spender, 300)]))
+    # the recipient spends more than was minted, so the minted amount cannot be burnt
+    chain.send(chain.asset, calldata(TRANSFER, OTHER, RECIPIENT, 10**9 + 1, 0), sender=1)
+    data = receipt_call(OTHER, asset_id, 1, 3, b"", 5)
+    expect_revert(chain, chain.broker, data, "asset: minted amount already spent")
+    # nothing was marked: after the balance comes back, the same rollback goes through
+    chain.send(chain.broker, receipt_call(chain.full_id(chain.asset), OTHER, 1, 3, b"", 5))
+    assert chain.send(chain.broker, data).receipt.status == 1
+
+
+# ---------------------------------------------------------------------- DataSwap
+def test_dataswap_both_sides(chain: CoreChain) -> None:
+    ds_id = chain.full_id(chain.dataswap)
+    set_receipt = chain.send(chain.dataswap, calldata("set(string,bytes)", "color", b"blue"))
+    assert names(set_receipt) == ["ValueSet"]
+    assert chain.view(chain.dataswap, "valueOf(string)", ["bool", "bytes"], "color") == (
+        True,
+        b"blue",
+    )
+    assert chain.view(chain.dataswap, "valueOf(string)", ["bool", "bytes"], "size") == (False, b"")
+    # destination side: a remote service asks for "color", then for an unknown key
+    get_arg = abi_encode(["string"], ["color"])
+    receipt = chain.send(chain.broker, interchain_call(OTHER, ds_id, 1, "get", [get_arg]))
+    values = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], receipt.receipt.logs[0].data
+    )
+    assert values[3:5] == (1, b"blue")
+    receipt = chain.send(
+        chain.broker, interchain_call(OTHER, ds_id, 2, "get", [abi_encode(["string"], ["size"])])
+    )
+    values = abi_decode(
+        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], receipt.receipt.logs[0].data
+    )
+    assert values[3:5] == (2, b"dataswap: unknown key")
+    # source side: ask a remote DataSwap and receive the answer
+    receipt = chain.send(chain.dataswap, calldata("get(string,string,uint64)", OTHER, "height", 9))
+    event = abi_decode(
+        ["string", "string", "uint64", "string", "bytes[]", "bool", "uint64", "bytes32"],
+        receipt.receipt.logs[0].data,
+    )
+    assert event[:4] == (ds_id, OTHER, 1, "get") and event[4] == (
+        abi_encode(["string"], ["height"]),
+    )
+    receipt = chain.send(chain.broker, receipt_call(ds_id, OTHER, 1, 1, b"42m", 1))
+    assert names(receipt) == ["ValueFetched", "CallbackEvent"]
+    assert (
+        chain.view(chain.dataswap, "fetched(string,string)", ["bytes"], OTHER, "height") == b"42m"
+    )
+
+
+# ---------------------------------------------------------------------- calls that are not allowed
+def test_only_broker_and_solidity_dispatch_rules(chain: CoreChain) -> None:
+    expect_revert(
+        chain,
+        chain.asset,
+        calldata("onRollback(string,uint64)", OTHER, 1),
+        "asset: only the broker",
+    )
+    expect_revert(
+        chain,
+        chain.dataswap,
+        calldata("onRollback(string,uint64)", OTHER, 1),
+        "dataswap: only the broker",
+    )
+    expect_revert(chain, chain.broker, b"\x12\x34\x56\x78", None)  # unknown selector
+    expect_revert(chain, chain.broker, b"\x12", None)  # short calldata
+    expect_revert(
+        chain, chain.broker, calldata("outCounter(string,string)", "a", "b")[:40], None
+    )  # bad ABI
+    receipt = chain.send(chain.broker, calldata("outCounter(string,string)", "a", "b"), value=1)
+    assert receipt.receipt.status == 0  # non-payable
+
+
+def test_relay_validators_view(chain: CoreChain) -> None:
+    validators, threshold = chain.view(chain.broker, "relayValidators()", ["address[]", "uint64"])
+    assert [v.lower() for v in validators] == [a.address for a in RELAY_KEYS]
+    assert threshold == 2
+
+
+# ---------------------------------------------------------------------- two chains: supply
+def test_supply_conserved_across_two_chains() -> None:
+    a = CoreChain(make_config(chain_name="evmA"))
+    b = CoreChain(make_config(chain_name="evmB", chain_id=1338))
+    a_asset, b_asset = a.full_id(a.asset), b.full_id(b.asset)
+    total = supply(a) + supply(b)
+    outcomes = ["success", "fail", "timeout-after-mint", "timeout-before-mint", "success"]
+    for index, outcome in enumerate(outcomes, start=1):
+        amount = MINT_CAP + 5 if outcome == "fail" else 100 * index
+        a.send(a.asset, calldata(TRANSFER, b_asset, a.address(1), amount, 0))
+        if outcome == "timeout-before-mint":
+            b.send(
+                b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5)
+            )  # rollback reaches B first
+            a.send(a.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
+            late = b.send(
+                b.broker,
+                interchain_call(a_asset, b_asset, index, "mint", [mint_arg(a.address(1), amount)]),
+            )
+            late_values = abi_decode(
+                ["string", "string", "uint64", "uint8", "bytes", "bytes32"],
+                late.receipt.logs[-1].data,
+            )
+            assert late_values[3:5] == (2, b"rolled back")
+            continue
+        delivered = b.send(
+            b.broker,
+            interchain_call(a_asset, b_asset, index, "mint", [mint_arg(a.address(1), amount)]),
+        )
+        _s, _d, _i, typ, result, _h = abi_decode(
+            ["string", "string", "uint64", "uint8", "bytes", "bytes32"],
+            delivered.receipt.logs[-1].data,
+        )
+        if outcome == "timeout-after-mint":
+            b.send(b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
+            a.send(a.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
+        else:
+            assert typ == (1 if outcome == "success" else 2)
+            a.send(a.broker, receipt_call(a_asset, b_asset, index, typ, result, typ))
+    assert supply(a) + supply(b) == total
+    assert a.view(a.asset, "totalLocked()", ["uint256"]) == 0
+    assert counters(a, a_asset, b_asset) == (5, 0, 5)
+
+
+# ---------------------------------------------------------------------- agreement with the specs
+@pytest.mark.parametrize(
+    ("hub", "src", "dst", "index", "typ", "status"),
+    [
+        ("hub1", "hub1:a:0x" + "11" * 20, "hub1:b:svc", 1, 0, 0),
+        ("h", "h:é:x", "h:c:ÿ", 2**64 - 1, 3, 5),
+    ],
+)
+def test_broker_digest_matches_relay_signed_digest(
+    hub: str, src: str, dst: str, index: int, typ: int, status: int
+) -> None:
+    payload = Payload("" if typ else "f", (b"\x00", b"x" * 70), False)
+    ibtp = IBTP(src=src, dst=dst, index=index, type=IBTPType(typ), payload=payload)
+    from appchains.evm.devchain.broker import compute_payload_hash as native_payload_hash
+
+    ours = compute_relay_digest(
+        hub.encode(),
+        src.encode(),
+        dst.encode(),
+        index,
+        typ,
+        native_payload_hash(payload.func.encode(), payload.args),
+        status,
+    )
+    assert ours == compute_signed_digest(hub, ibtp, status)
+
+
+@pytest.mark.parametrize(
+    ("artifact", "native"),
+    [("Broker", Broker), ("AssetTransfer", AssetTransfer), ("DataSwap", DataSwap)],
+)
+def test_native_abi_matches_solidity_artifacts(artifact: str, native: type[Any]) -> None:
+    path = ARTIFACTS / f"{artifact}.json"
+    if not path.exists():
+        pytest.skip(f"{path} not built")
+    abi = json.loads(path.read_text())["abi"]
+    functions = {f.signature: f for f in native.FUNCTIONS.values()}
+    for entry in abi:
+        if entry["type"] != "function":
+            continue
+        signature = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
+        assert signature in functions, f"{artifact}.{signature} missing from the native contract"
+        assert functions[signature].outputs == tuple(o["type"] for o in entry["outputs"]), signature
+    solidity = {
+        f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"
+        for e in abi
+        if e["type"] == "function"
+    }
+    assert set(functions) == solidity
+    events = {
+        keccak(f"{e['name']}({','.join(i['type'] for i in e['inputs'])})".encode())
+        for e in abi
+        if e["type"] == "event"
+    }
+    assert events <= set(SERVICE_TOPICS)

@@ -1,0 +1,179 @@
+"""The EVM gateway's fast paths give the same bytes and answers as the libraries they replace:
+transaction signing (eth-account), receipt proofs (py-trie), JSON-RPC over HTTP (httpx)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import trio
+from eth_account import Account as EthAccount
+from eth_utils import to_checksum_address
+
+from adapters.evm import mpt, proof
+from adapters.evm.client import sign_legacy_transaction
+from adapters.evm.lean_rpc import LeanEthRpc, open_rpc
+from adapters.evm.rpc import EthRpc, RpcError
+from appchains.evm.devchain.config import DevchainConfig
+from appchains.evm.devchain.node import open_devchain
+from relay.crypto import Account
+
+
+@pytest.mark.parametrize("chain_id", [1, 1337, 2**40 + 7])
+def test_sign_legacy_transaction_matches_eth_account(chain_id: int) -> None:
+    rnd = random.Random(chain_id)
+    for n in range(20):
+        account = Account.from_key(rnd.randbytes(32))
+        to = "0x" + rnd.randbytes(20).hex()
+        fields = {
+            "nonce": rnd.choice([0, 1, 127, 128, 2**32]) + n,
+            "gasPrice": rnd.choice([0, 1, 10**9, 2**64]),
+            "gas": rnd.choice([21_000, 5_000_000]),
+            "value": rnd.choice([0, 1, 10**18]),
+            "data": rnd.randbytes(rnd.choice([0, 1, 55, 56, 300])),
+        }
+        expected = EthAccount.sign_transaction(
+            {**fields, "to": to_checksum_address(to), "chainId": chain_id},
+            account.key.secret,
+        ).raw_transaction
+        got = sign_legacy_transaction(
+            account,
+            nonce=fields["nonce"],
+            gas_price=fields["gasPrice"],
+            gas=fields["gas"],
+            to=to if n % 2 else bytes.fromhex(to[2:]),
+            value=fields["value"],
+            data=fields["data"],
+            chain_id=chain_id,
+        )
+        assert got == bytes(expected)
+        assert (
+            EthAccount.recover_transaction(got) == EthAccount.from_key(account.key.secret).address
+        )
+    with pytest.raises(ValueError):
+        sign_legacy_transaction(
+            account, nonce=0, gas_price=0, gas=0, to=b"\x00" * 19, value=0, data=b"", chain_id=1
+        )
+
+
+@pytest.mark.parametrize("sizes", [(1, 3), (1, 40), (30, 700)])
+def test_receipt_proofs_match_py_trie(sizes: tuple[int, int]) -> None:
+    rnd = random.Random(sizes[1])
+    for n in [*range(1, 132), 255, 256, 257, 600]:
+        items = [rnd.randbytes(rnd.randint(*sizes)) for _ in range(n)]
+        assert mpt.build_receipt_proofs(items) == proof.build_receipt_proofs(items), n
+        assert mpt.compute_receipts_root(items) == proof.compute_receipts_root(items)
+    assert mpt.build_receipt_proofs([]) == (proof.compute_receipts_root([]), [])
+    with pytest.raises(ValueError):
+        mpt.build_receipt_proofs([b"ok", b""])
+
+
+async def test_lean_rpc_against_the_dev_chain() -> None:
+    async with open_devchain(DevchainConfig(seed="lean", port=0)) as chain:
+        lean, ref = LeanEthRpc(chain.url), EthRpc(chain.url)
+        try:
+            assert isinstance(open_rpc(chain.url), LeanEthRpc)
+            assert type(open_rpc("https://example.invalid")) is EthRpc
+            for method, params in [
+                ("eth_chainId", []),
+                ("eth_getBlockByNumber", ["0x0", False]),
+                ("relayhub_getBlockSeals", ["0x0"]),
+            ]:
+                assert await lean.call(method, *params) == await ref.call(method, *params)
+            calls = [("eth_chainId", []), ("eth_blockNumber", []), ("net_version", [])]
+            assert await lean.batch(calls) == await ref.batch(calls)
+            with pytest.raises(RpcError) as err:
+                await lean.call("eth_nope")
+            assert err.value.details.get("rpc_code") == -32601
+            # many sequential requests reuse one connection
+            for _ in range(50):
+                await lean.call("eth_blockNumber")
+            assert len(lean._idle) == 1
+        finally:
+            await lean.aclose()
+            await ref.aclose()
+    # the node is gone: unreachable, as with httpx
+    with pytest.raises(RpcError) as gone:
+        await LeanEthRpc(chain.url, timeout=2).call("eth_chainId")
+    assert "unreachable" in gone.value.message
+
+
+Handler = Callable[[trio.SocketStream, bytes], Awaitable[None]]
+
+
+async def _serve(nursery: trio.Nursery, handler: Handler) -> str:
+    async def on_connection(stream: trio.SocketStream) -> None:
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            await _loop(stream)
+
+    async def _loop(stream: trio.SocketStream) -> None:
+        buf = b""
+        async with stream:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(buf) < length:
+                    buf += await stream.receive_some(65536)
+                body, buf = buf[:length], buf[length:]
+                await handler(stream, body)
+
+    listeners = await nursery.start(trio.serve_tcp, on_connection, 0)
+    return f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/rpc"
+
+
+async def test_lean_rpc_http_variants() -> None:
+    answer = b'{"jsonrpc":"2.0","id":1,"result":"0x2a"}'
+    mode: dict[str, Any] = {"kind": "chunked", "served": 0}
+
+    async def handler(stream: trio.SocketStream, body: bytes) -> None:
+        mode["served"] += 1
+        kind = mode["kind"]
+        if kind == "chunked":
+            half = len(answer) // 2
+            await stream.send_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"%x;ext=1\r\n%s\r\n%x\r\n%s\r\n0\r\nX-Trailer: 1\r\n\r\n"
+                % (half, answer[:half], len(answer) - half, answer[half:])
+            )
+        elif kind == "close":  # no length: the body runs to the end of the connection
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + answer)
+            await stream.aclose()
+        elif kind == "status":
+            await stream.send_all(b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy")
+        elif kind == "garbage":
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{x}")
+        elif kind == "drop":  # close without answering
+            await stream.aclose()
+        elif kind == "silent":
+            await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        url = await _serve(nursery, handler)
+        rpc = LeanEthRpc(url, timeout=1)
+        assert await rpc.call("eth_chainId") == "0x2a"
+        assert await rpc.call("eth_chainId") == "0x2a"  # the same connection, chunked again
+        mode["kind"] = "close"
+        assert await rpc.call("eth_chainId") == "0x2a"
+        assert await rpc.call("eth_chainId") == "0x2a"
+        for kind, text in [
+            ("status", "HTTP 503"),
+            ("garbage", "no JSON"),
+            ("drop", "unreachable"),
+            ("silent", "unreachable"),
+        ]:
+            mode["kind"] = kind
+            with pytest.raises(RpcError) as err:
+                await rpc.call("eth_chainId")
+            assert text in err.value.message, (kind, err.value.message)
+        mode["kind"] = "chunked"
+        assert await rpc.call("eth_chainId") == "0x2a"
+        await rpc.aclose()
+        nursery.cancel_scope.cancel()
