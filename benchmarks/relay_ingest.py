@@ -233,6 +233,9 @@ class RunResult:
     tenths_cpu_us: list[float]
     events: int
     retries: int
+    #: From the first stream's last response to the last stream's: the end of the run
+    #: has fewer requests in flight for this long.
+    drain_s: float
     height: int
     #: CPU time (all threads) per IBTP during the timed phase: relay process, client.
     relay_cpu_us: float = 0.0
@@ -364,6 +367,7 @@ async def run_client(
         cpu0, client0 = cpu_seconds(relay_pid), time.process_time()
         t0 = time.perf_counter()
         cpu_samples = [(t0, cpu0)]
+        finished: list[float] = []
 
         async def stream(k: int) -> None:
             for txs, n in w.requests(k, args.txs_per_request):
@@ -376,6 +380,7 @@ async def run_client(
                 now = time.perf_counter()
                 events.append((sent, now, n))
                 cpu_samples.append((now, cpu_seconds(relay_pid)))
+            finished.append(time.perf_counter())
 
         async with trio.open_nursery() as nursery:
             for k in range(len(w.streams)):
@@ -410,6 +415,7 @@ async def run_client(
         tenths_cpu_us=tenth_cpu(times, cpu_samples, total),
         events=len(events),
         retries=retries[0],
+        drain_s=max(finished) - min(finished),
         height=height,
         relay_cpu_us=relay_cpu / max(total, 1) * 1e6,
         client_cpu_us=client_cpu / max(total, 1) * 1e6,
@@ -508,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         assert fb is not None and fa is not None
         print(
             f"  run {i + 1}: {res.ibtps} IBTPs in {res.seconds:.2f} s = {res.ibtp_per_s:,.0f} "
-            f"IBTP/s; height {res.height}; {res.events} responses, {res.retries} retries; "
+            f"IBTP/s; height {res.height}; {res.events} responses, {res.retries} retries, "
+            f"streams' ends {res.drain_s:.2f} s apart; "
             f"CPU per IBTP: relay {res.relay_cpu_us:.0f} us, client {res.client_cpu_us:.0f} us\n"
             f"    tenths IBTP/s: {' '.join(f'{x:,.0f}' for x in res.tenths)}\n"
             f"    tenths relay CPU us/IBTP: {' '.join(f'{x:.0f}' for x in res.tenths_cpu_us)}\n"
