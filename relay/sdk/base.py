@@ -556,8 +556,11 @@ class ClientBase:
             data = yield from self._account_flow(account.address)
             self.next_nonce = int(data.get("nonce", 0)) + 1
 
-    def _submit_flow(self, txs: Sequence[Transaction], wait_commit: bool) -> Flow[list[TxResult]]:
-        txs = list(txs)
+    def _post_txs_flow(
+        self, txs: list[Transaction], wait_commit: bool
+    ) -> Flow[tuple[list[TxResult], int]]:
+        """POST ``txs``, parse the per-transaction results and keep the nonce count in
+        step with what the relay admitted; returns (results, HTTP status)."""
         request = self.build_submit(txs, wait_commit)
         try:
             response = yield Call(request)
@@ -570,8 +573,12 @@ class ClientBase:
             self._forget_nonce(txs, refused_whole=400 <= response.status_code < 500)
             raise
         self.observe_results(txs, results)
+        return results, response.status_code
+
+    def _submit_flow(self, txs: Sequence[Transaction], wait_commit: bool) -> Flow[list[TxResult]]:
+        results, status = yield from self._post_txs_flow(list(txs), wait_commit)
         if not any(r.ok for r in results):
-            raise tx_result_error(results[0], response.status_code, results)
+            raise tx_result_error(results[0], status, results)
         return results
 
     def _send_flow(self, kind: str, body: Any, wait_commit: bool) -> Flow[TxResult]:
@@ -610,18 +617,7 @@ class ClientBase:
             yield from self._signer_flow()
             batch, queue = queue[: self.max_txs_per_request], queue[self.max_txs_per_request :]
             txs = [self.sign("ibtp", items[s:e]) for s, e in batch]
-            request = self.build_submit(txs, wait_commit)
-            try:
-                response = yield Call(request)
-            except RelayConnectionError:
-                self._forget_nonce(txs, refused_whole=False)
-                raise
-            try:
-                results = self.parse_submit(response, len(txs))
-            except RelayError:
-                self._forget_nonce(txs, refused_whole=400 <= response.status_code < 500)
-                raise
-            self.observe_results(txs, results)
+            results, http_status = yield from self._post_txs_flow(txs, wait_commit)
             retry: list[tuple[int, int]] = []
             backoff = 0.0
             progress = False
@@ -645,7 +641,7 @@ class ClientBase:
                     backoff = max(backoff, float(r.details.get("retry_after", 0.5)))
                     continue
                 progress = True
-                error = tx_result_error(r, response.status_code)
+                error = tx_result_error(r, http_status)
                 bad = r.details.get("item")
                 if type(bad) is int and 0 <= bad < e - s:
                     # Resend the rest, except the IBTPs the same refusal dooms.
@@ -664,9 +660,7 @@ class ClientBase:
             queue = sorted(retry + queue)
             stalled = 0 if progress else stalled + 1
             if stalled > 8:
-                raise tx_result_error(
-                    next(r for r in results if not r.ok), response.status_code, results
-                )
+                raise tx_result_error(next(r for r in results if not r.ok), http_status, results)
             if backoff:
                 yield Sleep(backoff)
         final = [r for r in out if r is not None]
