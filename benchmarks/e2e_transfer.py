@@ -1,7 +1,7 @@
 """End-to-end interchain transfers between two EVM dev chains through the relay.
 
-    .venv/bin/python benchmarks/e2e_transfer.py            # full (~3 min)
-    .venv/bin/python benchmarks/e2e_transfer.py --quick    # under a minute
+    .venv/bin/python benchmarks/e2e_transfer.py            # full (~70 s on a quiet machine)
+    .venv/bin/python benchmarks/e2e_transfer.py --quick    # ~20 s
 
 Five OS processes (``benchmarks.procs``): the relay, chainA, chainB and one gateway
 per chain; this process is the client. Every user transaction
@@ -17,6 +17,12 @@ was applied on the source chain), seen by polling ``eth_getLogs`` on chainA.
    transfer ``i`` is due at ``t0 + i / rate``, sent in batches of what is due;
    latency = callback time - *intended* send time (no coordinated omission), into an
    HDR histogram: p50 / p90 / p99 / max.
+
+Per phase it also reports the CPU time each process spent per transfer and how
+many cores other processes kept busy meanwhile (``/proc``): on a shared machine a
+neighbour's load halves the figures. ``--wait-quiet S`` waits up to S seconds for
+the other processes to go idle before each timed phase and repeats runs they
+contended (they are listed, but left out of the median when quiet ones exist).
 
 The last line of output is one JSON object. Targets (issue): ≥ 300 completed/s,
 p99 ≤ 2 s at half that rate.
@@ -53,6 +59,8 @@ from benchmarks.procs import open_proc_topology
 
 TARGET_PER_S = 300.0
 TARGET_P99_MS = 2000.0
+#: Other processes' load (cores) above which a run counts as contended (--wait-quiet).
+QUIET_CORES = 0.25
 
 
 def _cpu_line(cpu: dict[str, float], transfers: int, seconds: float) -> str:
@@ -130,27 +138,43 @@ async def _phases(
         raise RuntimeError(f"warm-up: {run.missing} of {len(warm)} transfers never completed")
     print(f"warm-up: {len(warm)} transfers in {run.seconds:.2f}s", file=sys.stderr)
 
+    # With --wait-quiet, a run during which other processes kept more than QUIET_CORES
+    # busy is repeated (up to 3x the repeats) and left out of the median when enough
+    # quiet runs exist: the figures are about this pipeline on 2 cores, not a share.
+    def contended(cpu: dict[str, float], seconds: float) -> bool:
+        return args.wait_quiet > 0 and _load(cpu, seconds)["others_cores"] > QUIET_CORES
+
     runs: list[ThroughputRun] = []
-    for k in range(args.repeats):
+    attempts = args.repeats * (3 if args.wait_quiet > 0 else 1)
+    while len(runs) < attempts:
+        if sum(not contended(r.cpu_s, r.seconds) for r in runs) >= args.repeats:
+            break
         txs = signer.sign(args.count)
-        await wait_quiet(pids, args.wait_quiet)
+        await wait_quiet(pids, args.wait_quiet, threshold=QUIET_CORES)
         r = await run_throughput(rpc, tracker, txs, deadline_s=args.deadline, pids=pids)
         runs.append(r)
         print(
-            f"throughput {k + 1}/{args.repeats}: {r.transfers} transfers, "
+            f"throughput run {len(runs)}: {r.transfers} transfers, "
             f"completed {r.completed_per_s:.1f}/s (steady {r.steady_per_s:.1f}/s) in "
             f"{r.seconds:.2f}s, offered {r.offered_per_s:.0f}/s, missing {r.missing}, "
-            f"failed {r.failed}\n  CPU ms per transfer: "
-            f"{_cpu_line(r.cpu_s, r.transfers, r.seconds)}",
+            f"failed {r.failed}{' [contended]' if contended(r.cpu_s, r.seconds) else ''}\n"
+            f"  CPU ms per transfer: {_cpu_line(r.cpu_s, r.transfers, r.seconds)}",
             file=sys.stderr,
         )
-    throughput = median([r.completed_per_s for r in runs])
+    counted = [r for r in runs if not contended(r.cpu_s, r.seconds)] or runs
+    throughput = median([r.completed_per_s for r in counted])
     rate = args.rate or throughput / 2
-    txs = signer.sign(max(1, int(rate * args.duration)))
-    await wait_quiet(pids, args.wait_quiet)
-    lat: LatencyRun = await run_latency(
-        rpc, tracker, txs, rate, tick=args.tick, drain_s=args.deadline, pids=pids
-    )
+    lat: LatencyRun | None = None
+    for _ in range(3 if args.wait_quiet > 0 else 1):
+        txs = signer.sign(max(1, int(rate * args.duration)))
+        await wait_quiet(pids, args.wait_quiet, threshold=QUIET_CORES)
+        lat = await run_latency(
+            rpc, tracker, txs, rate, tick=args.tick, drain_s=args.deadline, pids=pids
+        )
+        if not contended(lat.cpu_s, lat.seconds):
+            break
+        print("latency run contended: repeating it", file=sys.stderr)
+    assert lat is not None
     hist = HdrHistogram(1, 600_000_000, 3)  # microseconds, 1 µs .. 10 min
     for s in lat.latencies_s:
         hist.record_value(max(1, int(s * 1e6)))
@@ -170,6 +194,7 @@ async def _phases(
         "completed_per_s": round(throughput, 1),
         "completed_per_s_runs": [round(r.completed_per_s, 1) for r in runs],
         "steady_per_s_runs": [round(r.steady_per_s, 1) for r in runs],
+        "runs_counted": [i for i, r in enumerate(runs) if any(r is c for c in counted)],
         "throughput_transfers": args.count,
         "rate_for_latency": round(rate, 1),
         "p50_ms": round(pct[50], 1),
@@ -186,8 +211,8 @@ async def _phases(
             if k != "machine"
         },
         "cpu_ms_per_transfer_throughput": {
-            k: round(v * 1000 / max(runs[-1].transfers, 1), 2)
-            for k, v in runs[-1].cpu_s.items()
+            k: round(v * 1000 / max(counted[-1].transfers, 1), 2)
+            for k, v in counted[-1].cpu_s.items()
             if k != "machine"
         },
         "load_throughput": [_load(r.cpu_s, r.seconds) for r in runs],
@@ -216,10 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         metavar="S",
         help="before each timed phase wait up to S seconds for other processes to leave "
-        "the cores idle (the figures are only comparable on a quiet machine)",
+        "the cores idle, and repeat runs they contended (the figures are only comparable "
+        "on a quiet machine)",
     )
     args = p.parse_args(argv)
-    quick = {"count": 600, "repeats": 2, "duration": 6.0}
+    quick = {"count": 1500, "repeats": 2, "duration": 6.0}
     full = {"count": 3000, "repeats": 3, "duration": 30.0}
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:

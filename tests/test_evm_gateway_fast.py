@@ -16,7 +16,7 @@ from eth_utils import to_checksum_address
 from adapters.evm import mpt, proof
 from adapters.evm.client import sign_legacy_transaction
 from adapters.evm.lean_rpc import LeanEthRpc, open_rpc
-from adapters.evm.rpc import EthRpc, RpcError
+from adapters.evm.rpc import EthRpc, RpcError, encode_receipt_from_json
 from appchains.evm.devchain.config import DevchainConfig
 from appchains.evm.devchain.node import open_devchain
 from relay.crypto import Account
@@ -177,3 +177,31 @@ async def test_lean_rpc_http_variants() -> None:
         assert await rpc.call("eth_chainId") == "0x2a"
         await rpc.aclose()
         nursery.cancel_scope.cancel()
+
+
+def test_receipt_encoding_matches_rpc_helper() -> None:
+    rnd = random.Random(11)
+
+    def hx(b: bytes) -> str:
+        return "0x" + b.hex()
+
+    for n in range(300):
+        receipt = {
+            "status": rnd.choice(["0x1", "0x0"]),
+            "cumulativeGasUsed": hex(rnd.choice([0, 1, 127, 128, 21_000, 2**40])),
+            "logsBloom": hx(rnd.randbytes(256)),
+            "logs": [
+                {
+                    "address": hx(rnd.randbytes(20)),
+                    "topics": [hx(rnd.randbytes(32)) for _ in range(rnd.randint(0, 4))],
+                    "data": hx(rnd.randbytes(rnd.choice([0, 1, 55, 56, 700]))),
+                }
+                for _ in range(rnd.randint(0, 3))
+            ],
+        }
+        if n % 3:
+            receipt["type"] = rnd.choice(["0x0", "0x1", "0x2"])
+        for failed in (b"", b"\x00"):
+            assert mpt.encode_receipt_json(receipt, failed) == encode_receipt_from_json(
+                receipt, failed
+            )

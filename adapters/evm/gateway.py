@@ -31,7 +31,7 @@ from eth_abi import encode as abi_encode
 from adapters.base import BrokerCounters, Delivery, DeliveryOutcome, PollResult
 from adapters.evm.client import EvmSender, selector
 from adapters.evm.lean_rpc import open_rpc
-from adapters.evm.mpt import build_receipt_proofs
+from adapters.evm.mpt import build_receipt_proofs, encode_receipt_json
 from adapters.evm.proof import (
     CALLBACK_EVENT_TOPIC,
     CALLBACK_EVENT_TYPES,
@@ -47,7 +47,6 @@ from adapters.evm.rpc import (
     EthRpc,
     RpcError,
     encode_header_from_json,
-    encode_receipt_from_json,
     hex_to_bytes,
     hex_to_int,
 )
@@ -291,7 +290,7 @@ class EvmAdapter:
         the encodings and every receipt's proof path (one trie build per choice)."""
         choices = [self._failed_status] if self._failed_status is not None else [b"", b"\x00"]
         for failed in choices:
-            enc = [encode_receipt_from_json(r, failed) for r in receipts]
+            enc = [encode_receipt_json(r, failed) for r in receipts]
             got, paths = build_receipt_proofs(enc)
             if got == root:
                 if any(hex_to_int(r["status"]) != 1 for r in receipts):

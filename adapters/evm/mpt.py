@@ -1,5 +1,7 @@
 """A block's receipts trie in one pass: its root and every receipt's proof path (pure).
 
+Also :func:`encode_receipt_json`, a receipt's consensus encoding from its JSON.
+
 Same root and the same node bytes as :func:`adapters.evm.proof.build_receipt_proofs`
 (which inserts the receipts one by one into ``trie.HexaryTrie`` and then walks its
 database for each path), about ten times faster: the trie that maps ``rlp(i)`` to
@@ -12,6 +14,7 @@ always listed (docs/evm.md, "Proof format").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 try:  # a C keccak (~1 µs a node instead of ~7 µs); same digests as eth-hash
     from sha3 import keccak_256 as _keccak_256
@@ -45,6 +48,40 @@ def _rlp_index(i: int) -> bytes:
         return b"\x80"
     raw = i.to_bytes((i.bit_length() + 7) // 8, "big")
     return _rlp_bytes(raw)
+
+
+def _rlp_uint(value: int) -> bytes:
+    return _rlp_index(value)
+
+
+def _hex(v: str) -> bytes:
+    return bytes.fromhex(v[2:] if v[:2] in ("0x", "0X") else v)
+
+
+def encode_receipt_json(r: dict[str, Any], failed_status: bytes = b"") -> bytes:
+    """:func:`adapters.evm.rpc.encode_receipt_from_json`, written out with this module's
+    RLP helpers (pyrlp's generic encoder was a tenth of a gateway's polling cost)."""
+    ok = int(r["status"], 16) == 1 if isinstance(r["status"], str) else r["status"] == 1
+    logs = b"".join(
+        [
+            _rlp_list(
+                _rlp_bytes(_hex(log["address"]))
+                + _rlp_list(b"".join([_rlp_bytes(_hex(t)) for t in log["topics"]]))
+                + _rlp_bytes(_hex(log["data"]))
+            )
+            for log in r["logs"]
+        ]
+    )
+    gas = r["cumulativeGasUsed"]
+    body = _rlp_list(
+        _rlp_bytes(b"\x01" if ok else failed_status)
+        + _rlp_uint(int(gas, 16) if isinstance(gas, str) else gas)
+        + _rlp_bytes(_hex(r["logsBloom"]))
+        + _rlp_list(logs)
+    )
+    typ = r.get("type") or "0x0"
+    typ = int(typ, 16) if isinstance(typ, str) else typ
+    return body if typ == 0 else bytes([typ]) + body
 
 
 def _hex_prefix(nibbles: bytes, leaf: bool) -> bytes:

@@ -279,8 +279,8 @@ def test_recover_signer_refuses_malformed() -> None:
 # ---------------------------------------------------------------------- boundaries
 def test_core_modules_load_no_io_and_devchain_imports_no_relay() -> None:
     core = [
-        "bloom", "broker", "chain", "config", "crypto", "genesis", "header",
-        "native", "receipts", "rpc", "seals", "services", "state", "transactions",
+        "abicodec", "bloom", "broker", "chain", "config", "crypto", "genesis", "header",
+        "native", "receipts", "rlpcodec", "rpc", "seals", "services", "state", "transactions",
     ]  # fmt: skip
     code = (
         "import sys\n"

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from trie import HexaryTrie
 
 from appchains.evm.devchain.rlpcodec import EMPTY_TRIE_ROOT, compute_ordered_trie_root, encode
+from appchains.evm.devchain.state import AccountState, StateDiff, encode_diff
 
 rlp_items = st.recursive(
     st.binary(max_size=80) | st.integers(min_value=0, max_value=2**300),
@@ -50,3 +51,29 @@ def test_ordered_trie_root_matches_hexary_trie(sizes: tuple[int, int]) -> None:
         items = [rnd.randbytes(rnd.randint(*sizes)) for _ in range(n)]
         assert compute_ordered_trie_root(items) == _hexary_root(items), n
     assert compute_ordered_trie_root([]) == EMPTY_TRIE_ROOT == _hexary_root([])
+
+
+def test_encode_diff_matches_pyrlp() -> None:
+    rnd = random.Random(5)
+    for _ in range(200):
+        accounts = {
+            rnd.randbytes(20): AccountState(
+                rnd.choice([0, 1, 200, 2**70]),
+                rnd.choice([0, 5, 10**24]),
+                rnd.choice([b"", rnd.randbytes(rnd.randint(1, 80))]),
+            )
+            for _ in range(rnd.randint(0, 5))
+        }
+        storage = {
+            (rnd.randbytes(20), rnd.randbytes(rnd.randint(1, 70))): rnd.choice(
+                [b"", b"\x01", rnd.randbytes(rnd.randint(1, 90))]
+            )
+            for _ in range(rnd.randint(0, 8))
+        }
+        expected = rlp.encode(
+            [
+                [[a, s.nonce, s.balance, s.code] for a, s in sorted(accounts.items())],
+                [[a, k, v] for (a, k), v in sorted(storage.items())],
+            ]
+        )
+        assert encode_diff(StateDiff(accounts, storage)) == expected

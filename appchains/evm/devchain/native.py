@@ -34,6 +34,7 @@ from appchains.evm.devchain.abicodec import encode as abi_encode
 from appchains.evm.devchain.crypto import keccak
 from appchains.evm.devchain.receipts import Log
 from appchains.evm.devchain.rlpcodec import encode as rlp_encode
+from appchains.evm.devchain.rlpcodec import encode_bytes, encode_list_payload
 from appchains.evm.devchain.state import Frame, InsufficientBalance
 
 ERROR_SELECTOR = keccak(b"Error(string)")[:4]  # 0x08c379a0
@@ -334,7 +335,9 @@ class NativeContract:
     # -- storage helpers: keys are rlp([name, part, ...]); integers big-endian, 0 = b""
     @staticmethod
     def key(*parts: bytes | int) -> bytes:
-        return rlp_encode(list(parts))
+        return encode_list_payload(
+            b"".join([encode_bytes(p) if type(p) is bytes else rlp_encode(p) for p in parts])
+        )
 
     def load(self, env: Env, *parts: bytes | int) -> bytes:
         return env.sload(self.address, self.key(*parts))
