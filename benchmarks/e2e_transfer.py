@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/e2e_transfer.py            # full (~70 s on a quiet machine)
     .venv/bin/python benchmarks/e2e_transfer.py --quick    # ~20 s
 
-Five OS processes (``benchmarks.procs``): the relay, chainA, chainB and one gateway
+Five OS processes (``benchmarks.harness.procs``): the relay, chainA, chainB and one gateway
 per chain; this process is the client. Every user transaction
 (``AssetTransfer.transfer`` A → B, spread over many user accounts so their nonce
 streams are independent) is signed before its phase's clock starts. A round trip
@@ -48,14 +48,14 @@ from hdrh.histogram import HdrHistogram
 
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc, hex_to_int
-from benchmarks.e2e_workloads import (
+from benchmarks.harness.e2e_workloads import (
     CallbackTracker,
     LatencyRun,
     ThroughputRun,
     TransferSigner,
     median,
 )
-from benchmarks.procs import open_proc_topology
+from benchmarks.harness.procs import open_proc_topology
 
 TARGET_PER_S = 300.0
 TARGET_P99_MS = 2000.0
@@ -129,7 +129,7 @@ async def _phases(
     signer: TransferSigner,
     pids: dict[str, int],
 ) -> dict[str, Any]:
-    from benchmarks.e2e_workloads import run_latency, run_throughput, wait_quiet
+    from benchmarks.harness.e2e_workloads import run_latency, run_throughput, wait_quiet
 
     # Warm-up: every process has connections open and its code paths hot.
     warm = signer.sign(args.warmup)

@@ -2,7 +2,7 @@
 
 What runs where:
 
-* This process pre-generates the workload **before** any timing (benchmarks.workloads:
+* This process pre-generates the workload **before** any timing (benchmarks.harness.workloads:
   two notary chains A and B, ``--concurrency`` streams, each with its own gateway
   key and service pair; ``--ibtps`` notarized INTERCHAIN IBTPs batched ``--batch``
   per signed ``ibtp`` transaction), on a process pool.
@@ -61,7 +61,7 @@ from typing import Any
 
 import msgpack
 
-from benchmarks.workloads import IngestWorkload, build_ingest_workload
+from benchmarks.harness.workloads import IngestWorkload, build_ingest_workload
 from relay.crypto import Account, read_key_file, recover_address, write_key_file
 from relay.genesis import Genesis
 from relay.ibtp import TxStatus, compute_ibtp_hash, compute_notary_digest, decode_ibtp

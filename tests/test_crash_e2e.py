@@ -1,7 +1,7 @@
 """Crash consistency across the whole system: ``kill -9`` a gateway, the relay or an
 app chain in the middle of a 500-transfer run, restart it, and check that every
 transfer ends in exactly one final state, nothing executed twice, and supply is
-conserved. Each component runs as its own OS process (benchmarks.procs)."""
+conserved. Each component runs as its own OS process (benchmarks.harness.procs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from adapters.evm.client import eth_view
-from benchmarks.procs import ProcTopology, open_proc_topology
+from benchmarks.harness.procs import ProcTopology, open_proc_topology
 from relay.ibtp import FINAL_STATUSES, TxStatus
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import trio
 from eth_abi import encode as abi_encode
 
 from adapters.evm.client import eth_view
-from benchmarks.topology import Topology, open_topology
+from benchmarks.harness.topology import Topology, open_topology
 from relay.ibtp import TxStatus
 from relay.sdk import InterchainFailed, InterchainRolledBack, RelayClient
 

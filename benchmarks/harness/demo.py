@@ -30,7 +30,7 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.topology import Topology, describe, open_topology
+from benchmarks.harness.topology import Topology, describe, open_topology
 from relay.ibtp import TxStatus
 from relay.sdk.types import IbtpStatus
 

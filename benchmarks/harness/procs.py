@@ -1,6 +1,6 @@
 """The topology as separate OS processes, so that any part can be ``kill -9``-ed.
 
-Same wiring as :mod:`benchmarks.topology`, but the relay (``relayhub relay start``),
+Same wiring as :mod:`benchmarks.harness.topology`, but the relay (``relayhub relay start``),
 each dev chain (``python -m appchains.evm.devchain``) and each gateway
 (``python -m adapters.gateway.main``) run as their own process with their own data
 directory, logging to ``workdir/logs``. Used by the crash tests and by the
@@ -31,7 +31,7 @@ from appchains.evm.devchain.config import (
 )
 from appchains.evm.devchain.crypto import address_hex, address_of_key
 from appchains.evm.devchain.genesis import make_setup
-from benchmarks.topology import HUB_ID, ChainSetup, Topology, derive_key, register_chain
+from benchmarks.harness.topology import HUB_ID, ChainSetup, Topology, derive_key, register_chain
 from relay.crypto import Account, read_key_file, write_key_file
 
 PY = sys.executable

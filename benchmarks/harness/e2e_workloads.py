@@ -48,7 +48,7 @@ from adapters.evm.proof import (
     INTERCHAIN_EVENT_TYPES,
 )
 from adapters.evm.rpc import EthRpc, RpcError, hex_to_bytes, hex_to_int
-from benchmarks.topology import ChainSetup
+from benchmarks.harness.topology import ChainSetup
 from relay.crypto import Account, keccak
 
 #: Gas given to each ``transfer``; the native AssetTransfer uses about a tenth.
