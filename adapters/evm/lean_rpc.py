@@ -1,17 +1,21 @@
-"""JSON-RPC over plain HTTP/1.1 on trio sockets: :class:`EthRpc` without httpx's per-request cost.
+"""JSON-RPC over HTTP/1.1 via h11 on trio sockets: :class:`EthRpc` minus httpx's per-request cost.
 
 A gateway polls its chain several times a second and a delivery round makes a few
-requests more; through httpx (client models, httpcore's pool, h11) each request
-cost ~0.8 ms of the gateway's CPU, about what the whole dev chain spends to
-answer it. :class:`LeanEthRpc` keeps a small pool of keep-alive connections and
-writes and parses the few bytes HTTP/1.1 needs: a POST with ``Content-Length``,
-an answer with ``Content-Length`` or chunked encoding. It serves ``http://`` URLs;
-:func:`open_rpc` hands out the httpx-based :class:`EthRpc` for anything else.
+requests more; through httpx (client models, httpcore's pool and its h11 use)
+each request cost ~0.8 ms of the gateway's CPU, about what the whole dev chain
+spent to answer it (see ``benchmarks/RESULTS.md``, "e2e_transfer").
+:class:`LeanEthRpc` drives h11's client state machine directly over a small pool
+of keep-alive trio connections: h11 frames the ``POST`` (with ``Content-Length``)
+and parses the answer (``Content-Length``, chunked, or read to the end of the
+connection) and says whether the connection can be reused; this module only moves
+bytes and pools connections. It serves ``http://`` URLs; :func:`open_rpc` hands
+out the httpx-based :class:`EthRpc` for anything else.
 
 Errors are those of :class:`EthRpc`: a node that cannot be reached, stops
-mid-answer, answers with a non-200 status or with something that is not JSON
-raises :class:`RpcError` (``UPSTREAM_UNAVAILABLE``); JSON-RPC errors are
-``BAD_REQUEST`` with ``rpc_code`` and ``data``.
+mid-answer, answers something h11 cannot parse, with a non-200 status or with
+something that is not JSON raises :class:`RpcError` (``UPSTREAM_UNAVAILABLE``);
+JSON-RPC errors are ``BAD_REQUEST`` with ``rpc_code`` and ``data``. A pooled
+connection the server closed before answering is retried on another one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import h11
 import trio
 
 from adapters.evm.rpc import EthRpc, RpcError
@@ -35,79 +40,70 @@ class _Closed(Exception):
 
 
 class _Conn:
+    """One keep-alive connection: a trio stream and h11's client state machine."""
+
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
-        self.buf = b""
+        self.h11 = h11.Connection(h11.CLIENT)
         self.answered = False  # some bytes of an answer came on this connection
 
-    async def _more(self) -> None:
-        data = await self.stream.receive_some(262144)
-        if not data:
-            raise _Closed
-        self.answered = True
-        self.buf += data
+    async def _event(self) -> Any:
+        while True:
+            event = self.h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            data = await self.stream.receive_some(262144)
+            if data:
+                self.answered = True
+            self.h11.receive_data(data)
 
-    async def _line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            await self._more()
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    async def _exactly(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            await self._more()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+    async def exchange(self, request: h11.Request, body: bytes) -> tuple[int, bytes, bool]:
         """Send a request; ``(status, body, keep_alive)`` of the answer."""
         self.answered = False
-        await self.stream.send_all(request)
-        while b"\r\n\r\n" not in self.buf:
-            await self._more()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        parts = lines[0].split(b" ", 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-            raise ValueError("not an HTTP/1.x answer")
-        status = int(parts[1])
-        headers: dict[bytes, bytes] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            headers[name.strip().lower()] = value.strip()
-        keep = headers.get(b"connection", b"").lower() != b"close" and parts[0] == b"HTTP/1.1"
-        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            chunks = []
-            total = 0
-            while True:
-                size = int((await self._line()).split(b";", 1)[0], 16)
-                if size == 0:
-                    while await self._line():  # trailers, then the blank line
-                        pass
-                    break
-                total += size
+        conn = self.h11
+        await self.stream.send_all(
+            (conn.send(request) or b"")
+            + (conn.send(h11.Data(data=body)) or b"")
+            + (conn.send(h11.EndOfMessage()) or b"")
+        )
+        try:
+            event = await self._event()
+            while isinstance(event, h11.InformationalResponse):
+                event = await self._event()
+        except h11.RemoteProtocolError:
+            if not self.answered:  # closed before a byte of the answer
+                raise _Closed from None
+            raise
+        if not isinstance(event, h11.Response):
+            raise _Closed
+        status = event.status_code
+        for name, value in event.headers:
+            if name == b"content-length" and int(value) > MAX_ANSWER:
+                raise ValueError("answer too large")
+        chunks = []
+        total = 0
+        while True:
+            event = await self._event()
+            if isinstance(event, h11.Data):
+                total += len(event.data)
                 if total > MAX_ANSWER:
                     raise ValueError("answer too large")
-                chunks.append(await self._exactly(size))
-                await self._exactly(2)
-            return status, b"".join(chunks), keep
-        if b"content-length" in headers:
-            length = int(headers[b"content-length"])
-            if length > MAX_ANSWER:
-                raise ValueError("answer too large")
-            return status, await self._exactly(length), keep
-        # No length: the body runs to the end of the connection.
-        try:
-            while True:
-                await self._more()
-        except _Closed:
-            pass
-        body, self.buf = self.buf, b""
-        return status, body, False
+                chunks.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            else:
+                raise _Closed
+        # Reusable when both sides are done and nothing unasked-for came after the answer.
+        keep = conn.our_state is h11.DONE and conn.their_state is h11.DONE
+        if keep and not conn.trailing_data[0]:
+            conn.start_next_cycle()
+        else:
+            keep = False
+        return status, b"".join(chunks), keep
 
 
 class LeanEthRpc(EthRpc):
-    """:class:`EthRpc` for an ``http://`` endpoint, over raw keep-alive connections."""
+    """:class:`EthRpc` for an ``http://`` endpoint, over pooled keep-alive connections (h11)."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         super().__init__(url, timeout)
@@ -119,11 +115,12 @@ class LeanEthRpc(EthRpc):
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        self._prefix = (
-            f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
-            "Accept: application/json\r\nContent-Length: "
-        ).encode()
+        self._target = path.encode()
+        self._headers = [
+            (b"host", parts.netloc.rsplit("@", 1)[-1].encode()),
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json"),
+        ]
         self._timeout = timeout
         self._idle: list[_Conn] = []
 
@@ -135,11 +132,22 @@ class LeanEthRpc(EthRpc):
 
     async def _post(self, payload: Any) -> Any:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        request = self._prefix + b"%d\r\n\r\n" % len(body) + body
+        request = h11.Request(
+            method=b"POST",
+            target=self._target,
+            headers=[*self._headers, (b"content-length", b"%d" % len(body))],
+        )
         try:
             with trio.fail_after(self._timeout):
-                status, answer = await self._exchange(request)
-        except (OSError, trio.TooSlowError, trio.BrokenResourceError, _Closed, ValueError) as exc:
+                status, answer = await self._exchange(request, body)
+        except (
+            OSError,
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            _Closed,
+            ValueError,
+            h11.RemoteProtocolError,
+        ) as exc:
             raise RpcError(Code.UPSTREAM_UNAVAILABLE, f"{self.url} unreachable: {exc!r}") from None
         if status != 200:
             raise RpcError(
@@ -151,11 +159,11 @@ class LeanEthRpc(EthRpc):
         except ValueError as exc:
             raise RpcError(Code.UPSTREAM_UNAVAILABLE, f"{self.url} sent no JSON: {exc!r}") from None
 
-    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+    async def _exchange(self, request: h11.Request, body: bytes) -> tuple[int, bytes]:
         while self._idle:
             conn = self._idle.pop()
             try:
-                status, body, keep = await conn.exchange(request)
+                status, answer, keep = await conn.exchange(request, body)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, _Closed):
                 await trio.aclose_forcefully(conn.stream)
                 if conn.answered:
@@ -166,19 +174,19 @@ class LeanEthRpc(EthRpc):
                 await trio.aclose_forcefully(conn.stream)
                 raise
             await self._release(conn, keep)
-            return status, body
+            return status, answer
         stream = await trio.open_tcp_stream(self._host, self._port)
         conn = _Conn(stream)
         try:
-            status, body, keep = await conn.exchange(request)
+            status, answer, keep = await conn.exchange(request, body)
         except BaseException:
             await trio.aclose_forcefully(stream)
             raise
         await self._release(conn, keep)
-        return status, body
+        return status, answer
 
     async def _release(self, conn: _Conn, keep: bool) -> None:
-        if keep and not conn.buf and len(self._idle) < MAX_IDLE:
+        if keep and len(self._idle) < MAX_IDLE:
             self._idle.append(conn)
         else:
             await trio.aclose_forcefully(conn.stream)

@@ -1,25 +1,29 @@
-"""HTTP shell of the JSON-RPC server: a small HTTP/1.1 server on trio, loopback only.
+"""HTTP shell of the JSON-RPC server: HTTP/1.1 on trio sockets via h11, loopback only.
 
 ``POST /`` with a JSON-RPC body (single or batch) answers ``200`` with the JSON-RPC
 response (``204`` for notifications only); ``GET /`` answers the client version;
-other methods get ``405``; bodies over 5 MiB get ``413``; a body without
-``Content-Length`` gets ``411``. Connections are kept alive (HTTP/1.1 default,
-``Connection: keep-alive`` for HTTP/1.0) and closed after ``KEEP_ALIVE_TIMEOUT``
-idle seconds. All method logic is in :mod:`.rpc`.
+other methods get ``405``; bodies over 5 MiB get ``413``; a chunked body (no
+``Content-Length``) gets ``411``; a request h11 cannot parse gets its status hint
+(``400``, or ``431`` for a head over 64 KiB). Connections are kept alive as h11
+decides (HTTP/1.1 unless ``Connection: close``; HTTP/1.0 clients get one request per
+connection), pipelined requests are answered in order, and idle connections are
+closed after ``KEEP_ALIVE_TIMEOUT`` seconds. All method logic is in :mod:`.rpc`.
 
-Why not an ASGI server: a JSON-RPC round trip through hypercorn (h11 + ASGI
-events) cost ~0.9 ms of the chain's CPU, more than executing a transaction, and
-gateways poll chains many times a second. This shell parses what JSON-RPC
-clients send (a request line, headers, a ``Content-Length`` body) in ~0.1 ms.
+HTTP/1.1 framing is h11's (a sans-I/O state machine); this module only moves bytes
+between it and the socket. Why not an ASGI server: a JSON-RPC round trip through
+hypercorn (h11 + ASGI events and tasks) cost ~0.9 ms of the chain's CPU, more than
+executing a transaction, and gateways poll chains many times a second (see
+``benchmarks/RESULTS.md``, "e2e_transfer"); h11 driven directly costs a fraction
+of that.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from functools import partial
 
+import h11
 import trio
 
 from appchains.evm.devchain.config import LOOPBACK_HOSTS
@@ -33,7 +37,6 @@ KEEP_ALIVE_TIMEOUT = 60.0
 BODY_TIMEOUT = 30.0
 
 _REASONS = {
-    100: b"Continue",
     200: b"OK",
     204: b"No Content",
     400: b"Bad Request",
@@ -52,59 +55,6 @@ class HttpError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, slots=True)
-class RequestHead:
-    method: bytes
-    target: bytes
-    keep_alive: bool
-    content_length: int
-    expect_continue: bool
-
-
-def parse_request_head(head: bytes) -> RequestHead:
-    """Parse a request line and headers (without the blank line); raise :class:`HttpError`."""
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-        raise HttpError(400, "malformed request line")
-    method, target, version = parts
-    headers: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
-            raise HttpError(400, "malformed header line")
-        headers[name.lower()] = value.strip()
-    if b"transfer-encoding" in headers:
-        raise HttpError(411, "send the body with a Content-Length")
-    try:
-        length = int(headers.get(b"content-length", b"0"))
-    except ValueError:
-        raise HttpError(400, "bad Content-Length") from None
-    if length < 0:
-        raise HttpError(400, "bad Content-Length")
-    connection = headers.get(b"connection", b"").lower()
-    keep_alive = connection != b"close" if version == b"HTTP/1.1" else connection == b"keep-alive"
-    return RequestHead(
-        method,
-        target,
-        keep_alive,
-        length,
-        headers.get(b"expect", b"").lower() == b"100-continue",
-    )
-
-
-def format_response(status: int, body: bytes, content_type: bytes, keep_alive: bool) -> bytes:
-    head = b"HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %d\r\n" % (
-        status,
-        _REASONS.get(status, b"Unknown"),
-        content_type,
-        len(body),
-    )
-    if not keep_alive:
-        head += b"connection: close\r\n"
-    return head + b"\r\n" + body
-
-
 def respond(rpc: JsonRpc, method: bytes, body: bytes) -> tuple[int, bytes, bytes]:
     """``(status, body, content type)`` for a complete request."""
     if method == b"GET":
@@ -117,41 +67,72 @@ def respond(rpc: JsonRpc, method: bytes, body: bytes) -> tuple[int, bytes, bytes
     return 200, answer, b"application/json"
 
 
+def _response(
+    conn: h11.Connection, status: int, body: bytes, content_type: bytes, close: bool = False
+) -> bytes:
+    """The bytes of a whole response, through ``conn``'s state machine."""
+    headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
+    if close:
+        headers.append((b"connection", b"close"))
+    reason = _REASONS.get(status, b"Unknown")
+    out = conn.send(h11.Response(status_code=status, headers=headers, reason=reason)) or b""
+    if body:
+        out += conn.send(h11.Data(data=body)) or b""
+    return out + (conn.send(h11.EndOfMessage()) or b"")
+
+
+async def _next_event(conn: h11.Connection, stream: trio.SocketStream) -> h11.Event:
+    while True:
+        event = conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event  # type: ignore[return-value]
+        conn.receive_data(await stream.receive_some(65536))
+
+
 async def _serve_connection(rpc: JsonRpc, stream: trio.SocketStream) -> None:
-    buf = b""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     try:
         while True:
             with trio.move_on_after(KEEP_ALIVE_TIMEOUT) as idle:
-                while b"\r\n\r\n" not in buf:
-                    if len(buf) > MAX_HEAD:
-                        raise HttpError(431, "request head too large")
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return
-                    buf += data
-            if idle.cancelled_caught:
-                return
-            head_bytes, _, buf = buf.partition(b"\r\n\r\n")
-            head = parse_request_head(head_bytes)
-            if head.content_length > MAX_BODY:
+                request = await _next_event(conn, stream)
+            if idle.cancelled_caught or not isinstance(request, h11.Request):
+                return  # idle too long, or the client closed (ConnectionClosed)
+            length = b""
+            for name, value in request.headers:
+                if name == b"content-length":
+                    length = value
+                elif name == b"transfer-encoding":
+                    raise HttpError(411, "send the body with a Content-Length")
+            if length and int(length) > MAX_BODY:  # h11 has checked it is digits
                 raise HttpError(413, "request body too large")
-            if head.expect_continue and len(buf) < head.content_length:
-                await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if conn.they_are_waiting_for_100_continue:
+                await stream.send_all(
+                    conn.send(
+                        h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                    )
+                    or b""
+                )
+            chunks = []
             with trio.fail_after(BODY_TIMEOUT):
-                while len(buf) < head.content_length:
-                    data = await stream.receive_some(max(65536, head.content_length - len(buf)))
-                    if not data:
+                while True:
+                    event = await _next_event(conn, stream)
+                    if isinstance(event, h11.Data):
+                        chunks.append(event.data)
+                    elif isinstance(event, h11.EndOfMessage):
+                        break
+                    else:  # ConnectionClosed before the body was complete
                         return
-                    buf += data
-            body, buf = buf[: head.content_length], buf[head.content_length :]
-            status, out, content_type = respond(rpc, head.method, body)
-            await stream.send_all(format_response(status, out, content_type, head.keep_alive))
-            if not head.keep_alive:
-                return
-    except HttpError as exc:
-        message = str(exc).encode()
-        with contextlib.suppress(trio.BrokenResourceError):
-            await stream.send_all(format_response(exc.status, message, b"text/plain", False))
+            status, out, content_type = respond(rpc, request.method, b"".join(chunks))
+            await stream.send_all(_response(conn, status, out, content_type))
+            if conn.our_state is not h11.DONE:
+                return  # h11 decided this connection ends here (MUST_CLOSE)
+            conn.start_next_cycle()
+    except (HttpError, h11.RemoteProtocolError) as exc:
+        status = exc.status if isinstance(exc, HttpError) else exc.error_status_hint
+        if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            answer = _response(conn, status, str(exc).encode(), b"text/plain", close=True)
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(answer)
     except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError):
         pass
     finally:
