@@ -27,9 +27,9 @@ import trio
 
 from relay.crypto import Account
 from relay.errors import Code, RelayError
-from relay.executor import Executor, Outbound, decode_outbound
+from relay.executor import Executor, decode_outbound
 from relay.genesis import Genesis
-from relay.ledger.relay_proofs import RelayProofSigner, _abi_dynamic, compute_relay_digest_of
+from relay.ledger.relay_proofs import RelayProofSigner
 from relay.ledger.state import Layer, StateView
 from relay.ledger.store import Store
 from relay.ledger.types import (
@@ -100,7 +100,6 @@ class Node:
                 f"{config.data_dir} holds a ledger of another genesis; use a fresh data dir",
             )
         self.executor = Executor(self.genesis, verifiers or VerifierRegistry.from_entry_points())
-        self._hub_abi = _abi_dynamic(self.genesis.hub_id.encode())
         self.signer = RelayProofSigner(self.key, self.genesis.hub_id, config.relay_signer)
         head = self.store.head()
         if head is None:
@@ -308,10 +307,6 @@ class Node:
         ]
         self.store.commit_block(block, diff, writes, relay_sigs, rows=rows, receipts=receipts)
         return block, len(relay_sigs)
-
-    def relay_digest(self, out: Outbound) -> bytes:
-        """The signed digest (docs/protocol.md §2.2) of an outbound entry."""
-        return compute_relay_digest_of(self._hub_abi, out.ibtp, out.status)
 
     # --- queries (committed state only) ----------------------------------------
 

@@ -72,7 +72,3 @@ class IBTP:
         from relay.ibtp.ids import compute_ibtp_id
 
         return compute_ibtp_id(self.src, self.dst, self.index)
-
-    @property
-    def is_receipt(self) -> bool:
-        return self.type != IBTPType.INTERCHAIN

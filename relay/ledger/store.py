@@ -209,17 +209,6 @@ class Store:
         ).fetchone()
         return None if row is None else self._block_from_row(row, with_txs)
 
-    def get_block_by_hash(self, bhash: bytes, with_txs: bool = False) -> Block | None:
-        row = self._reader.execute(
-            "SELECT height, hash, header, signatures, diff, tx_count FROM blocks WHERE hash=?",
-            (bhash,),
-        ).fetchone()
-        return None if row is None else self._block_from_row(row, with_txs)
-
-    def get_block_diff(self, height: int) -> bytes | None:
-        row = self._reader.execute("SELECT diff FROM blocks WHERE height=?", (height,)).fetchone()
-        return None if row is None else bytes(row[0])
-
     def get_tx(self, tx_hash: bytes) -> tuple[Transaction, TxReceipt] | None:
         row = self._reader.execute(
             "SELECT raw, receipt FROM txs WHERE hash=?", (tx_hash,)
@@ -262,11 +251,6 @@ class Store:
                 yield k, _unpack(v)
         finally:
             cur.close()
-
-    def count_txs_of_height(self, height: int) -> int:
-        return int(
-            self._reader.execute("SELECT COUNT(*) FROM txs WHERE height=?", (height,)).fetchone()[0]
-        )
 
     def relay_sigs(self, chain: str, seq_from: int, limit: int) -> dict[int, list[bytes]]:
         rows = self._reader.execute(
