@@ -319,7 +319,9 @@ class Node:
         while int(self.store.get_committed(f"outseq/{chain}") or 0) <= after_seq:
             await self._wait_commit()
 
-    def outbound(self, chain: str, from_seq: int, limit: int = 500) -> list[dict[str, Any]]:
+    def outbound(self, chain: str, from_seq: int, limit: int = 500) -> dict[str, Any]:
+        """A page of the IBTPs routed to ``chain`` from ``from_seq``, with relay proofs:
+        ``{"entries": [{seq, ibtp, status, sigs}], "last_seq": n}`` (docs/api.md)."""
         last = int(self.store.get_committed(f"outseq/{chain}") or 0)
         sigs = self.store.relay_sigs(chain, from_seq, limit)
         out = []
@@ -329,7 +331,7 @@ class Node:
                 break
             o = decode_outbound(chain, seq, v)
             out.append({"seq": seq, "ibtp": o.ibtp, "status": o.status, "sigs": sigs.get(seq, [])})
-        return out
+        return {"entries": out, "last_seq": last}
 
 
 @asynccontextmanager

@@ -233,7 +233,7 @@ async def test_timeouts_fire_through_idle_blocks(tmp_path: Path, world: World) -
         for height in range(accepted_at + 1, accepted_at + 4):
             blk = node.store.get_block(height, with_txs=True)
             assert blk is not None and blk.txs == ()
-        entries = node.outbound("A", 1)
+        entries = node.outbound("A", 1)["entries"]
         assert [(e["seq"], e["status"]) for e in entries] == [(1, TxStatus.BEGIN_ROLLBACK)]
         assert node.metrics.timeouts._value.get() == 1
         # No open timeout left: block production goes quiet again.

@@ -352,9 +352,7 @@ class Api:
         chain = request.path_params["chain"]
         from_seq = _int_param(request, "from_seq", 1)
         limit = min(_int_param(request, "limit", MAX_OUTBOUND_PAGE), MAX_OUTBOUND_PAGE)
-        entries = self.node.outbound(chain, from_seq, limit)
-        last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
-        return reply(request, {"entries": entries, "last_seq": last})
+        return reply(request, self.node.outbound(chain, from_seq, limit))
 
     async def stream(self, ws: WebSocket) -> None:
         chain = ws.path_params["chain"]
@@ -376,13 +374,10 @@ class Api:
 
     async def _send_outbound(self, ws: WebSocket, chain: str, seq: int) -> None:
         while True:
-            entries = self.node.outbound(chain, seq, MAX_OUTBOUND_PAGE)
-            if entries:
-                last = int(self.node.store.get_committed(f"outseq/{chain}") or 0)
-                await ws.send_bytes(
-                    msgpack.packb({"entries": entries, "last_seq": last}, use_bin_type=True)
-                )
-                seq = entries[-1]["seq"] + 1
+            page = self.node.outbound(chain, seq, MAX_OUTBOUND_PAGE)
+            if page["entries"]:
+                await ws.send_bytes(msgpack.packb(page, use_bin_type=True))
+                seq = page["entries"][-1]["seq"] + 1
                 continue
             await self.node.wait_outbound(chain, seq - 1)
 
