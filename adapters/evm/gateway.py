@@ -160,28 +160,9 @@ class EvmAdapter:
         if head <= checkpoint:
             return PollResult((), checkpoint, max(head, checkpoint))
         to = min(head, checkpoint + self.config.max_blocks_per_poll)
-        logs = await self.rpc.call(
-            "eth_getLogs",
-            {
-                "fromBlock": hex(checkpoint + 1),
-                "toBlock": hex(to),
-                "address": self.config.broker,
-                "topics": [
-                    [
-                        "0x" + INTERCHAIN_EVENT_TOPIC.hex(),
-                        "0x" + RECEIPT_EVENT_TOPIC.hex(),
-                        "0x" + CALLBACK_EVENT_TOPIC.hex(),
-                    ]
-                ],
-            },
-        )
         # Decide from the logs alone which blocks hold news for the relay (a source-side
         # CallbackEvent of a success or failure is not), and fetch and prove only those.
-        by_block: dict[int, list[tuple[dict[str, Any], IBTP]]] = {}
-        for lg in logs or []:
-            ibtp = self._ibtp_from_log(lg, b"")
-            if ibtp is not None:
-                by_block.setdefault(hex_to_int(lg["blockNumber"]), []).append((lg, ibtp))
+        by_block = await self._news_by_block(checkpoint + 1, to)
         chosen: dict[int, list[tuple[dict[str, Any], IBTP]]] = {}
         count = 0
         done = to
@@ -442,30 +423,49 @@ class EvmAdapter:
             callback=await self._view_uint(SEL_CALLBACK_COUNTER, *args),
         )
 
-    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
-        kind = _kind(type)
-        number = self._seen.get((src, dst, index, kind))
-        ranges = [(number, number)] if number is not None else []
-        head = hex_to_int(await self.rpc.call("eth_blockNumber"))
-        step = 2000
-        ranges += [(lo, min(lo + step - 1, head)) for lo in range(head - head % step, -1, -step)]
-        for lo, hi in ranges:
-            for ibtp in await self._ibtps_in_range(lo, hi):
-                if (ibtp.src, ibtp.dst, ibtp.index, _kind(ibtp.type)) == (src, dst, index, kind):
-                    return ibtp
-        return None
-
-    async def _ibtps_in_range(self, lo: int, hi: int) -> list[IBTP]:
+    async def _news_by_block(
+        self, lo: int, hi: int
+    ) -> dict[int, list[tuple[dict[str, Any], IBTP]]]:
+        """The broker's messages for the relay in blocks ``lo..hi``, decoded from the
+        logs alone (no proof yet), grouped by block number."""
         logs = await self.rpc.call(
             "eth_getLogs",
-            {"fromBlock": hex(lo), "toBlock": hex(hi), "address": self.config.broker},
+            {
+                "fromBlock": hex(lo),
+                "toBlock": hex(hi),
+                "address": self.config.broker,
+                "topics": [
+                    [
+                        "0x" + INTERCHAIN_EVENT_TOPIC.hex(),
+                        "0x" + RECEIPT_EVENT_TOPIC.hex(),
+                        "0x" + CALLBACK_EVENT_TOPIC.hex(),
+                    ]
+                ],
+            },
         )
         by_block: dict[int, list[tuple[dict[str, Any], IBTP]]] = {}
         for lg in logs or []:
             ibtp = self._ibtp_from_log(lg, b"")
             if ibtp is not None:
                 by_block.setdefault(hex_to_int(lg["blockNumber"]), []).append((lg, ibtp))
-        return await self._prove(by_block)
+        return by_block
+
+    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
+        want = (src, dst, index, _kind(type))
+        number = self._seen.get(want)
+        ranges = [(number, number)] if number is not None else []
+        head = hex_to_int(await self.rpc.call("eth_blockNumber"))
+        step = 2000
+        ranges += [(lo, min(lo + step - 1, head)) for lo in range(head - head % step, -1, -step)]
+        for lo, hi in ranges:
+            for block, entries in sorted((await self._news_by_block(lo, hi)).items()):
+                match = [
+                    (lg, i) for lg, i in entries if (i.src, i.dst, i.index, _kind(i.type)) == want
+                ]
+                if match:  # prove only the block that holds it, only that message
+                    (found,) = await self._prove({block: match[:1]})
+                    return found
+        return None
 
 
 def _same_log(a: dict[str, Any], b: dict[str, Any]) -> bool:
