@@ -200,7 +200,9 @@ def measure_floor(w: IngestWorkload, sample: int = 2000, repeat: int = 3) -> Flo
             ibtp = decode_ibtp(raw)
             nd = compute_notary_digest(compute_ibtp_hash(ibtp))
             notary_checks += [(nd, s) for s in msgpack.unpackb(ibtp.proof)]
-            relay_digests.append(compute_signed_digest(hub, ibtp, TxStatus.BEGIN))
+            relay_digests.append(
+                compute_signed_digest(hub, ibtp.dst.split(":")[1], ibtp, TxStatus.BEGIN)
+            )
     ibtps = len(relay_digests)
     validator = w.keys.validator
     best = [float("inf")] * 3

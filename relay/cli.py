@@ -442,7 +442,6 @@ def cmd_service_register(args: argparse.Namespace, out: Output) -> int:
         r = c.register_service(
             args.service,
             chain=args.chain,
-            ordered=not args.unordered,
             allow=args.allow,
             deny=args.deny,
             name=args.name,
@@ -629,7 +628,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--service", required=True, help="full ID hub:chain:service, or a bare ID with --chain"
     )
     p.add_argument("--chain", default=None)
-    p.add_argument("--unordered", action="store_true", help="accept indices out of order")
     p.add_argument("--allow", action="append", default=[], metavar="FULL_ID")
     p.add_argument("--deny", action="append", default=[], metavar="FULL_ID")
     p.add_argument("--name", default="")

@@ -37,7 +37,6 @@ from relay.validation.base import ChainContext
 from relay.validation.registry import VerifierRegistry
 
 MAX_IBTPS_PER_TX = 4096
-UNORDERED_WINDOW = 1024
 
 # Chain and service statuses.
 PENDING, ACTIVE, REJECTED, FROZEN = "PENDING", "ACTIVE", "REJECTED", "FROZEN"
@@ -129,9 +128,7 @@ class Executor:
                 continue
             status = compute_next_status(TxStatus(rec[R_STATUS]), Event.TIMEOUT)
             self._set_status(view, ibtp_id, rec, status, height)
-            note = IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, rec[R_TIMEOUT], Payload())
-            self._route(view, parse_service_id(src).chain, note, status)
-            self._route(view, parse_service_id(dst).chain, note, status)
+            self._route_notice(view, src, dst, index, status)
             self._add_meta(view, "open_timeouts", -1)
         return len(due)
 
@@ -234,7 +231,13 @@ class Executor:
         return self._chain_decide(view, tx, height, False)
 
     def _service_register(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
-        b = _body_dict(tx.body, {"service"}, {"ordered", "allow", "deny", "name"})
+        if isinstance(tx.body, dict) and "ordered" in tx.body:
+            raise RelayError(
+                Code.FIELD_TYPE,
+                "'ordered' is no longer a service option: every service takes its calls in "
+                "index order (docs/protocol.md §3); drop the field",
+            )
+        b = _body_dict(tx.body, {"service"}, {"allow", "deny", "name"})
         sid = parse_service_id(b["service"])
         if sid.hub != self.hub_id:
             raise RelayError(Code.BAD_SERVICE_ID, f"service {sid} is not on hub {self.hub_id}")
@@ -245,9 +248,6 @@ class Executor:
             )
         if view.get(f"svc/{sid}") is not None:
             raise RelayError(Code.SERVICE_EXISTS, f"service {sid} is already registered")
-        ordered = b.get("ordered", True)
-        if type(ordered) is not bool:
-            raise RelayError(Code.FIELD_TYPE, "ordered must be true or false")
         lists = {}
         for name in ("allow", "deny"):
             items = b.get(name, [])
@@ -261,7 +261,6 @@ class Executor:
             {
                 "id": str(sid),
                 "chain": sid.chain,
-                "ordered": ordered,
                 "allow": lists["allow"],
                 "deny": lists["deny"],
                 "name": str(b.get("name", ""))[:128],
@@ -333,7 +332,9 @@ class Executor:
         for s in (src, dst):
             if s.hub != self.hub_id:
                 raise RelayError(
-                    Code.UNKNOWN_CHAIN, f"{s} is on hub {s.hub!r}; this hub is {self.hub_id!r}"
+                    Code.WRONG_HUB,
+                    f"{s} is on hub {s.hub!r}, but this relay is hub {self.hub_id!r}; "
+                    "send IBTPs to the relay of the hub their service IDs name",
                 )
         if src.chain == dst.chain:
             raise RelayError(Code.SAME_CHAIN, "from and to are on the same chain; call it locally")
@@ -353,8 +354,10 @@ class Executor:
             if other_rec is not None and sender in other_rec["gateways"]:
                 raise RelayError(
                     Code.WRONG_SUBMITTER,
-                    f"{ibtp.type.name} for {other.chain} -> is submitted by chain "
-                    f"{submitter.chain}'s gateway, not {other.chain}'s",
+                    f"{ibtp.type.name} {compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)} was "
+                    f"sent by a gateway of chain {other.chain}, but a {ibtp.type.name} is "
+                    f"submitted by a gateway of chain {submitter.chain} (requests and rollback "
+                    "acknowledgements come from the source chain, receipts from the destination)",
                 )
             raise RelayError(
                 Code.UNAUTHORIZED,
@@ -376,7 +379,7 @@ class Executor:
         if ibtp.type == IBTPType.INTERCHAIN:
             if record is not None:
                 return self._duplicate(ibtp_id, record, record[R_HASH], ibtp_hash)
-            self._check_index(view, src, dst, ibtp, scope)
+            self._check_index(view, src, dst, ibtp)
             self._verify(ctx, ibtp, ibtp_hash)
             return self._accept_interchain(view, ibtp, ibtp_id, ibtp_hash, src, dst, height, scope)
         if record is None:
@@ -392,8 +395,12 @@ class Executor:
         }[ibtp.type]
         status = compute_next_status(TxStatus(record[R_STATUS]), event)
         self._verify(ctx, ibtp, ibtp_hash)
+        # A receipt's result is the destination's answer; a rollback acknowledgement keeps
+        # what the record holds (why the relay did not route it, for BEGIN_FAILURE).
         result = (
-            ibtp.payload.args[0] if event is not Event.ROLLBACK_ACK and ibtp.payload.args else b""
+            record[R_RESULT]
+            if event is Event.ROLLBACK_ACK
+            else (ibtp.payload.args[0] if ibtp.payload.args else b"")
         )
         record = [*record[:R_RECEIPT], ibtp_hash, result]
         self._set_status(view, ibtp_id, record, status, height)
@@ -429,28 +436,14 @@ class Executor:
             )
         return [ibtp_id, record[R_STATUS], True]
 
-    def _check_index(
-        self,
-        view: StateView,
-        src: ServiceID,
-        dst: ServiceID,
-        ibtp: IBTP,
-        scope: _IbtpTxScope | None = None,
-    ) -> None:
-        key = f"svc/{dst}"
-        svc = view.get(key) if scope is None else scope.record(view, key)
-        ordered = True if svc is None else bool(svc["ordered"])
+    @staticmethod
+    def _check_index(view: StateView, src: ServiceID, dst: ServiceID, ibtp: IBTP) -> None:
+        """Every pair is ordered: a request must carry exactly the pair's counter + 1."""
         ic, _ = view.get(pair_key(ibtp.src, ibtp.dst), (0, 0))
-        if ordered and ibtp.index != ic + 1:
+        if ibtp.index != ic + 1:
             raise RelayError(
                 Code.INDEX_GAP,
                 f"{src} -> {dst} expects index {ic + 1}, got {ibtp.index}; resend from {ic + 1}",
-                expected=ic + 1,
-            )
-        if not ordered and ibtp.index > ic + UNORDERED_WINDOW:
-            raise RelayError(
-                Code.INDEX_WINDOW,
-                f"unordered index {ibtp.index} is more than {UNORDERED_WINDOW} past {ic}",
                 expected=ic + 1,
             )
 
@@ -465,35 +458,52 @@ class Executor:
         height: int,
         scope: _IbtpTxScope | None = None,
     ) -> list[Any]:
+        """Record a proven request with the next index. Whatever else is wrong with it, it
+        consumes its index, and the destination's broker learns of that index: as the call
+        (BEGIN), or as a relay-signed notice that it will never execute (BEGIN_FAILURE when
+        the relay cannot route it, BEGIN_ROLLBACK when its timeout had already passed). A
+        refusal that left the index unconsumed would stall the pair for good."""
         timeout = ibtp.timeout or height + self.genesis.default_timeout_blocks
-        if timeout <= height:
-            raise RelayError(
-                Code.TIMEOUT_EXPIRED,
-                f"timeout height {timeout} has passed (relay height {height}); choose a later one",
-                height=height,
-            )
         pk = pair_key(ibtp.src, ibtp.dst)
         ic, rc = view.get(pk, (0, 0))
         view.set(pk, [max(ic, ibtp.index), rc])
         refusal = self._routing_refusal(view, src, dst, scope)
-        if refusal is None:
+        if refusal is None and timeout <= height:
+            refusal = (
+                f"timeout height {timeout} had passed when the relay admitted it at height {height}"
+            )
+            status = compute_next_status(None, Event.INTERCHAIN_EXPIRED)
+        elif refusal is not None:
+            status = compute_next_status(None, Event.INTERCHAIN_REJECTED)
+        else:
             status = compute_next_status(None, Event.INTERCHAIN_ACCEPTED)
+        if refusal is None:
             view.set(timeout_prefix(timeout) + ibtp_id, 1)
             self._add_meta(view, "open_timeouts", 1)
             self._route(view, dst.chain, ibtp, status)
         else:
-            status = compute_next_status(None, Event.INTERCHAIN_REJECTED)
-            note = IBTP(
-                ibtp.src, ibtp.dst, ibtp.index, IBTPType.RECEIPT_ROLLBACK, timeout, Payload()
-            )
-            self._route(view, src.chain, note, status)
+            self._route_notice(view, ibtp.src, ibtp.dst, ibtp.index, status)
+        reason = refusal.encode() if refusal is not None else b""
         view.set(
-            tx_key(ibtp_id), [int(status), ibtp_hash, timeout, [[int(status), height]], b"", b""]
+            tx_key(ibtp_id),
+            [int(status), ibtp_hash, timeout, [[int(status), height]], b"", reason],
         )
         out = [ibtp_id, int(status), False]
         if refusal is not None:
             out.append(refusal)
         return out
+
+    def _route_notice(
+        self, view: StateView, src: str, dst: str, index: int, status: TxStatus
+    ) -> None:
+        """Tell both chains that request ``index`` of (src -> dst) will not complete: a
+        RECEIPT_ROLLBACK (no payload, timeout 0) announcing ``status``. The source rolls
+        back; the destination marks the index so its broker never executes it and moves
+        past it. The destination's notice is queued even if that chain is not registered
+        (yet): a chain registered later reads its queue from the start."""
+        note = IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+        self._route(view, parse_service_id(src).chain, note, status)
+        self._route(view, parse_service_id(dst).chain, note, status)
 
     def _routing_refusal(
         self,

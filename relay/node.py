@@ -288,7 +288,7 @@ class Node:
                 _, chain, seq = key.split("/")
                 routed.append((chain, int(seq, 16), bytes(value[0]), int(value[1])))
         # Relay proofs are signed (maybe in the signer process) while the block is built.
-        proofs = self.signer.submit([(ibtp, status) for _, _, ibtp, status in routed])
+        proofs = self.signer.submit([(chain, ibtp, status) for chain, _, ibtp, status in routed])
         diff, rows = encode_state_diff_rows(writes)
         receipts = [r.encode() for r in p.receipts]
         header = BlockHeader(

@@ -8,10 +8,12 @@ test and a relay subprocess) build the same world and the same genesis.
 The world: chains ``A``, ``B``, ``C`` (family ``notary``, 2-of-3 notaries each), one
 gateway key per chain, and on every chain the services
 
-* ``svc``     ordered (the default for IBTP builders),
-* ``free``    unordered,
-* ``picky``   ordered, allows only calls from ``<hub>:A:svc``,
-* ``grumpy``  ordered, denies calls from ``<hub>:A:svc``.
+* ``svc``     the default for IBTP builders,
+* ``free``    a second plain service (a caller outside ``picky``'s allow list),
+* ``picky``   allows only calls from ``<hub>:A:svc``,
+* ``grumpy``  denies calls from ``<hub>:A:svc``.
+
+Every service takes its calls in index order (docs/protocol.md §3).
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ from relay.validation.registry import VerifierRegistry
 HUB = "testhub"
 CHAINS = ("A", "B", "C")
 SERVICES: dict[str, dict[str, Any]] = {
-    "svc": {"ordered": True},
-    "free": {"ordered": False},
-    "picky": {"ordered": True, "allow": [f"{HUB}:A:svc"]},
-    "grumpy": {"ordered": True, "deny": [f"{HUB}:A:svc"]},
+    "svc": {},
+    "free": {},
+    "picky": {"allow": [f"{HUB}:A:svc"]},
+    "grumpy": {"deny": [f"{HUB}:A:svc"]},
 }
 NOTARIES_PER_CHAIN = 3
 NOTARY_THRESHOLD = 2

@@ -15,7 +15,7 @@ from relayfix import HUB, SERVICES, Harness, World, account, replace_ibtp, sid
 
 from relay.crypto import Address
 from relay.errors import Code, RelayError
-from relay.executor import UNORDERED_WINDOW, decode_outbound
+from relay.executor import decode_outbound
 from relay.ibtp import (
     IBTP,
     IBTPType,
@@ -218,7 +218,6 @@ def test_service_register_permissions(bare: Harness, world: World) -> None:
     assert bare.results(world.service_tx("A", "svc")) == [sid("A"), ACTIVE]
     assert bare.results(world.outsider.tx("service.register", world.service_body("A", "free")))
     svc = bare.get(f"svc/{sid('A', 'free')}")
-    assert svc["ordered"] is False
     assert svc["chain"] == "A"
 
 
@@ -243,15 +242,23 @@ def test_service_exists_and_field_errors(h: Harness, world: World) -> None:
 
 
 def test_service_register_body_as_documented(bare: Harness, world: World) -> None:
-    """protocol.md §4: {service, ordered, allow, deny, name}; `chain` is not a field
-    (the chain is the middle part of the full service ID)."""
+    """protocol.md §4: {service, allow, deny, name}; `chain` is not a field (the chain is
+    the middle part of the full service ID), nor is `ordered` (every service is ordered)."""
     bare.apply(world.register_tx("A"))
     bare.apply(world.approve_tx("A"))
-    body = {"service": sid("A"), "ordered": True, "allow": [], "deny": [], "name": "svc"}
+    body = {"service": sid("A"), "allow": [], "deny": [], "name": "svc"}
     bare.apply(world.gateway("A").tx("service.register", body))
     bare.refuse(
         world.gateway("A").probe("service.register", {**body, "chain": "A"}), Code.FIELD_TYPE
     )
+    for ordered in (True, False):
+        err = bare.refuse(
+            world.gateway("A").probe(
+                "service.register", {**body, "service": sid("A", "x"), "ordered": ordered}
+            ),
+            Code.FIELD_TYPE,
+        )
+        assert "every service takes its calls in index order" in err.message
 
 
 def test_setup_registers_everything(h: Harness, world: World) -> None:
@@ -393,23 +400,18 @@ def test_conflicting_duplicate(h: Harness, world: World) -> None:
         assert err.details["ibtp_id"] == req.id
 
 
-def test_unordered_window(h: Harness, world: World) -> None:
-    src, dst = sid("A"), sid("B", "free")
-
-    def req(index: int, tag: bytes = b"") -> IBTP:
-        return world.interchain("A", "B", dst_svc="free", index=index, args=(tag,))
-
-    for index in (5, 3, 1):
-        h.apply(world.ibtp_tx([req(index)]))
-    assert pair(h, src, dst) == (5, 0)
-    h.apply(world.ibtp_tx([req(2)]))
-    assert pair(h, src, dst) == (5, 0)
-    assert h.results(world.ibtp_tx([req(3)])) == [[req(3).id, TxStatus.BEGIN, True]]
-    h.refuse(world.ibtp_probe([req(3, b"x")]), Code.CONFLICTING_DUPLICATE)
-    err = h.refuse(world.ibtp_probe([req(5 + UNORDERED_WINDOW + 1)]), Code.INDEX_WINDOW)
-    assert err.details["expected"] == 6
-    h.apply(world.ibtp_tx([req(5 + UNORDERED_WINDOW)]))
-    assert pair(h, src, dst) == (5 + UNORDERED_WINDOW, 0)
+def test_every_service_is_ordered(h: Harness, world: World) -> None:
+    """Unordered services do not exist (docs/protocol.md §3): a request for any service
+    must carry exactly the pair's counter + 1; arrival order never reorders a pair."""
+    for dst_svc in SERVICES:
+        if dst_svc == "picky":
+            continue  # A:svc is the one caller it takes; tested with svc below
+        ahead = world.interchain("A", "B", dst_svc=dst_svc, index=2)
+        err = h.refuse(world.ibtp_probe([ahead]), Code.INDEX_GAP)
+        assert err.details["expected"] == 1
+        first = world.interchain("A", "B", dst_svc=dst_svc, index=1)
+        h.apply(world.ibtp_tx([first, ahead]))
+        assert pair(h, first.src, first.dst) == (2, 0)
 
 
 def test_same_chain(h: Harness, world: World) -> None:
@@ -422,7 +424,7 @@ def test_other_hub_ids(h: Harness, world: World, end: str) -> None:
     req = world.interchain("A", "B", index=1, prove=False)
     other = sid("A" if end == "from" else "B", hub="otherhub")
     req = replace_ibtp(req, **{"src" if end == "from" else "dst": other})
-    err = h.refuse(world.ibtp_probe([world.prove(req, "A")], "A"), Code.UNKNOWN_CHAIN)
+    err = h.refuse(world.ibtp_probe([world.prove(req, "A")], "A"), Code.WRONG_HUB)
     assert "otherhub" in err.message
 
 
@@ -587,7 +589,7 @@ def test_timeout_fires_at_exactly_its_height(h: Harness, world: World) -> None:
     assert rec[3] == [[TxStatus.BEGIN, 1], [TxStatus.BEGIN_ROLLBACK, 4]]
     assert h.get(f"timeout/{4:016x}/{req.id}") is None
     assert not h.executor.has_open_timeouts(h.view)
-    note = IBTP(req.src, req.dst, req.index, IBTPType.RECEIPT_ROLLBACK, 4, Payload())
+    note = IBTP(req.src, req.dst, req.index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
     # Both chains are told to roll back: B after the request itself, A for the first time.
     assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_ROLLBACK)]
     b = outbound(h, "B")
@@ -638,11 +640,36 @@ def test_receipt_cancels_the_timeout(h: Harness, world: World) -> None:
 
 
 @pytest.mark.parametrize("timeout", [1, 2])
-def test_timeout_expired(h: Harness, world: World, timeout: int) -> None:
+def test_expired_timeout_consumes_the_index_and_rolls_back(
+    h: Harness, world: World, timeout: int
+) -> None:
+    """A proven request is never refused for its timeout (docs/protocol.md §3): one whose
+    timeout height has passed at admission is recorded as BEGIN_ROLLBACK, consumes its
+    index, and both chains get the rollback notice; the pair's next index goes through."""
     h.advance_to(2)
     req = world.interchain("A", "B", index=1, timeout=timeout)
-    err = h.refuse(world.ibtp_probe([req]), Code.TIMEOUT_EXPIRED)
-    assert err.details == {"height": 2, "item": 0}
+    (res,) = h.results(world.ibtp_tx([req]))
+    assert res[:3] == [req.id, TxStatus.BEGIN_ROLLBACK, False]
+    assert "had passed" in res[3]
+    rec = record(h, req)
+    assert rec[0] == TxStatus.BEGIN_ROLLBACK and rec[2] == timeout
+    assert rec[3] == [[TxStatus.BEGIN_ROLLBACK, 2]]
+    assert pair(h, req.src, req.dst) == (1, 0)
+    assert not h.executor.has_open_timeouts(h.view)
+    note = IBTP(req.src, req.dst, 1, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+    assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_ROLLBACK)]
+    assert outbound(h, "B") == [(1, note, TxStatus.BEGIN_ROLLBACK)]  # never the request
+    # The same request again is a duplicate; a receipt for it is late.
+    assert h.results(world.ibtp_tx([req]))[0][:3] == [req.id, TxStatus.BEGIN_ROLLBACK, True]
+    h.refuse(world.ibtp_probe([world.receipt(req)]), Code.LATE_RECEIPT)
+    # The next index of the pair is routed; the source's acknowledgement ends the first.
+    nxt = world.interchain("A", "B", index=2)
+    assert h.results(world.ibtp_tx([nxt]))[0][:3] == [nxt.id, TxStatus.BEGIN, False]
+    assert h.results(world.ibtp_tx([world.rollback_ack(req)]))[0][:2] == [
+        req.id,
+        TxStatus.ROLLBACK,
+    ]
+    assert record(h, req)[5] == res[3].encode()  # the reason stays on the record
 
 
 # --- BEGIN_FAILURE ------------------------------------------------------------------
@@ -668,12 +695,16 @@ def test_begin_failure(
     assert rec[0] == TxStatus.BEGIN_FAILURE
     assert pair(h, req.src, req.dst) == (1, 0)
     assert not h.executor.has_open_timeouts(h.view)
-    # Routed to the source only: a RECEIPT_ROLLBACK announcing BEGIN_FAILURE.
-    note = IBTP(req.src, req.dst, 1, IBTPType.RECEIPT_ROLLBACK, rec[2], Payload())
+    assert rec[5] == res[3].encode()
+    # Both chains are told: a RECEIPT_ROLLBACK announcing BEGIN_FAILURE. The destination's
+    # notice is queued even when that chain is unknown (Z): registered later, it reads
+    # its queue from the start and its broker moves past the index.
+    note = IBTP(req.src, req.dst, 1, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
     assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_FAILURE)]
-    assert h.get(f"outseq/{dst_chain}") is None
+    assert outbound(h, dst_chain) == [(1, note, TxStatus.BEGIN_FAILURE)]
     h.apply(world.ibtp_tx([world.rollback_ack(req)]))
     assert status(h, req) == TxStatus.ROLLBACK
+    assert record(h, req)[5] == res[3].encode()
 
 
 def test_pending_destination_is_begin_failure(bare: Harness, world: World) -> None:

@@ -59,17 +59,23 @@ def test_fast_digest_matches_the_vectors(path: Path) -> None:
     vec = json.loads(path.read_text())
     ibtp = decode_ibtp(bytes.fromhex(vec["encoded"][2:]))
     raw = encode_ibtp_unproven(ibtp)
-    for status in TxStatus:
-        assert compute_relay_digest_of(_abi_dynamic(b"hub0"), raw, status) == compute_signed_digest(
-            "hub0", ibtp, status
-        )
+    for target in ("appchain1", "appchain2", "c" * 64):
+        for status in TxStatus:
+            fast = compute_relay_digest_of(_abi_dynamic(b"hub0"), target, raw, status)
+            assert fast == compute_signed_digest("hub0", target, ibtp, status)
 
 
 @FAST
-@given(ibtps, st.sampled_from(list(TxStatus)), st.text(min_size=1, max_size=20))
-def test_fast_digest_matches_eth_abi(ibtp: IBTP, status: TxStatus, hub: str) -> None:
-    fast = compute_relay_digest_of(_abi_dynamic(hub.encode()), encode_ibtp_unproven(ibtp), status)
-    assert fast == compute_signed_digest(hub, ibtp, status)
+@given(
+    ibtps,
+    st.sampled_from(list(TxStatus)),
+    st.text(min_size=1, max_size=20),
+    st.text(min_size=1, max_size=70),
+)
+def test_fast_digest_matches_eth_abi(ibtp: IBTP, status: TxStatus, hub: str, target: str) -> None:
+    raw = encode_ibtp_unproven(ibtp)
+    fast = compute_relay_digest_of(_abi_dynamic(hub.encode()), target, raw, status)
+    assert fast == compute_signed_digest(hub, target, ibtp, status)
 
 
 values = st.recursive(
@@ -104,14 +110,18 @@ def test_fast_canonical_encoding_refuses_what_the_reference_refuses(bad: Any) ->
     assert fast.value.code == ref.value.code
 
 
-def _entries(n: int) -> list[tuple[bytes, int]]:
+def _entries(n: int) -> list[tuple[str, bytes, int]]:
     return [
-        (encode_ibtp_unproven(IBTP("h:a:s", "h:b:s", i + 1, payload=Payload("f", (b"x",)))), 0)
+        (
+            "b",
+            encode_ibtp_unproven(IBTP("h:a:s", "h:b:s", i + 1, payload=Payload("f", (b"x",)))),
+            0,
+        )
         for i in range(n)
     ]
 
 
-def _wait_until_ready(signer: RelayProofSigner, entries: list[tuple[bytes, int]]) -> None:
+def _wait_until_ready(signer: RelayProofSigner, entries: list[tuple[str, bytes, int]]) -> None:
     """Submit until the worker process has started and said it is ready."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -133,7 +143,7 @@ def test_signer_process_and_thread_sign_the_same_bytes() -> None:
         got = proc.submit(entries)()  # signed in the worker process
         assert proc._proc is not None and proc._proc.poll() is None
         assert got == want
-        digest = compute_relay_digest_of(_abi_dynamic(b"hub0"), entries[0][0], 0)
+        digest = compute_relay_digest_of(_abi_dynamic(b"hub0"), "b", entries[0][1], 0)
         assert recover_address(digest, got[0]) == key.address
     finally:
         thread.close()
@@ -143,7 +153,9 @@ def test_signer_process_and_thread_sign_the_same_bytes() -> None:
 def test_signer_falls_back_to_the_thread_when_the_worker_dies() -> None:
     key = Account.from_key(b"\x08" * 32)
     entries = _entries(RelayProofSigner.PROCESS_MIN)
-    want = [key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), e, s)) for e, s in entries]
+    want = [
+        key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in entries
+    ]
     signer = RelayProofSigner(key, "hub0", mode="process")
     try:
         _wait_until_ready(signer, entries)

@@ -149,12 +149,13 @@ def ref_payload_hash(p: Payload) -> bytes:
     )
 
 
-def ref_signed_digest(hub_id: str, ibtp: IBTP, status: int) -> bytes:
-    domain = keccak(b"relayhub.relay-proof.v1")
+def ref_signed_digest(hub_id: str, target: str, ibtp: IBTP, status: int) -> bytes:
+    domain = keccak(b"relayhub.relay-proof.v2")
     return keccak(
         _abi_tuple(
             (False, domain),
             (True, _abi_bytes(hub_id.encode())),
+            (True, _abi_bytes(target.encode())),
             (True, _abi_bytes(ibtp.src.encode())),
             (True, _abi_bytes(ibtp.dst.encode())),
             (False, _word(ibtp.index)),
@@ -187,9 +188,9 @@ def test_abi_reference_matches_a_known_encoding() -> None:
 
 
 def test_relay_proof_domain_is_the_documented_constant() -> None:
-    documented = "334301a77c8078c1738de2abdb6500002b3b6c441842c35bab494184d00e9348"
+    documented = "c80ddd02d7eb700aaac9bb5d1d67edef9c6cb63550f59f976f535d7951939da6"
     assert RELAY_PROOF_DOMAIN.hex() == documented
-    assert keccak(b"relayhub.relay-proof.v1") == RELAY_PROOF_DOMAIN
+    assert keccak(b"relayhub.relay-proof.v2") == RELAY_PROOF_DOMAIN
 
 
 # ---------------------------------------------------------------------------
@@ -243,13 +244,17 @@ def test_valid_vector(path: Path) -> None:
     assert compute_notary_digest(unhex(v["ibtp_hash"])).hex() == v["notary_digest"][2:]
     assert keccak(b"relayhub.notary.v1" + unhex(v["ibtp_hash"])).hex() == v["notary_digest"][2:]
 
-    assert [d["status"] for d in v["signed_digest"]] == [s.value for s in TxStatus]
+    chains = [decoded.dst.split(":")[1], decoded.src.split(":")[1]]
+    assert [(d["target_chain"], d["status"]) for d in v["signed_digest"]] == [
+        (c, s.value) for c in chains for s in TxStatus
+    ]
     for entry in v["signed_digest"]:
         status = TxStatus(entry["status"])
         assert entry["status_name"] == status.name
         digest = unhex(entry["digest"])
-        assert compute_signed_digest(entry["hub_id"], decoded, status) == digest
-        assert ref_signed_digest(entry["hub_id"], decoded, status) == digest
+        target = entry["target_chain"]
+        assert compute_signed_digest(entry["hub_id"], target, decoded, status) == digest
+        assert ref_signed_digest(entry["hub_id"], target, decoded, status) == digest
 
 
 def _invalid_params() -> list[Any]:
@@ -301,17 +306,36 @@ payloads = st.builds(
     args=st.lists(st.binary(max_size=300), max_size=MAX_ARGS).map(tuple),
     encrypted=st.booleans(),
 )
-ibtps = st.builds(
+requests = st.builds(
     IBTP,
     src=service_ids,
     dst=service_ids,
     index=st.integers(1, UINT64_MAX),
-    type=st.sampled_from(IBTPType),
+    type=st.just(IBTPType.INTERCHAIN),
     timeout=st.integers(0, UINT64_MAX),
     payload=payloads,
     proof=st.binary(max_size=300),
     extra=st.binary(max_size=300),
 )
+# A receipt carries timeout 0, no extra and ["", [result], false] (["", [], false] for
+# a rollback): docs/protocol.md §2.
+receipts = st.builds(
+    IBTP,
+    src=service_ids,
+    dst=service_ids,
+    index=st.integers(1, UINT64_MAX),
+    type=st.sampled_from([IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE]),
+    payload=st.binary(max_size=300).map(lambda r: Payload("", (r,), False)),
+    proof=st.binary(max_size=300),
+) | st.builds(
+    IBTP,
+    src=service_ids,
+    dst=service_ids,
+    index=st.integers(1, UINT64_MAX),
+    type=st.just(IBTPType.RECEIPT_ROLLBACK),
+    proof=st.binary(max_size=300),
+)
+ibtps = requests | receipts
 
 
 # ---------------------------------------------------------------------------
@@ -684,21 +708,29 @@ statuses = st.sampled_from(TxStatus)
     hub_ids,
     ibtps,
     statuses,
-    st.sampled_from(["hub", "src", "dst", "index", "type", "func", "args", "encrypted", "status"]),
+    st.sampled_from(
+        ["hub", "target", "src", "dst", "index", "type", "func", "args", "encrypted", "status"]
+    ),
     st.data(),
 )
 def test_signed_digest_changes_with_every_executed_field(
     hub: str, ibtp: IBTP, status: TxStatus, name: str, data: st.DataObject
 ) -> None:
-    before = compute_signed_digest(hub, ibtp, status)
+    target = ibtp.dst.split(":")[1]
+    before = compute_signed_digest(hub, target, ibtp, status)
     if name == "hub":
         other_hub = data.draw(hub_ids.filter(lambda h: h != hub))
-        after = compute_signed_digest(other_hub, ibtp, status)
+        after = compute_signed_digest(other_hub, target, ibtp, status)
+    elif name == "target":
+        # the chain a proof is addressed to: the source's proof never verifies at the
+        # destination (docs/protocol.md §2.2)
+        other = data.draw(hub_ids.filter(lambda c: c != target))
+        after = compute_signed_digest(hub, other, ibtp, status)
     elif name == "status":
         other_status = data.draw(st.sampled_from([s for s in TxStatus if s != status]))
-        after = compute_signed_digest(hub, ibtp, other_status)
+        after = compute_signed_digest(hub, target, ibtp, other_status)
     else:
-        after = compute_signed_digest(hub, _change(ibtp, name, data), status)
+        after = compute_signed_digest(hub, target, _change(ibtp, name, data), status)
     assert after != before
 
 
@@ -708,23 +740,27 @@ def test_signed_digest_ignores_fields_the_broker_does_not_execute(
     hub: str, ibtp: IBTP, status: TxStatus, name: str, data: st.DataObject
 ) -> None:
     changed = _change(ibtp, name, data)
-    assert compute_signed_digest(hub, changed, status) == compute_signed_digest(hub, ibtp, status)
+    assert compute_signed_digest(hub, "c", changed, status) == compute_signed_digest(
+        hub, "c", ibtp, status
+    )
 
 
 @fuzz(300)
-@given(hub_ids, ibtps, statuses)
+@given(hub_ids, hub_ids, ibtps, statuses)
 def test_signed_digest_matches_independent_abi_encoding(
-    hub: str, ibtp: IBTP, status: TxStatus
+    hub: str, target: str, ibtp: IBTP, status: TxStatus
 ) -> None:
     assert compute_payload_hash(ibtp.payload) == ref_payload_hash(ibtp.payload)
-    assert compute_signed_digest(hub, ibtp, status) == ref_signed_digest(hub, ibtp, int(status))
+    assert compute_signed_digest(hub, target, ibtp, status) == ref_signed_digest(
+        hub, target, ibtp, int(status)
+    )
 
 
 def test_signed_digest_accepts_plain_int_status() -> None:
     ibtp = IBTP(src="h:a:s", dst="h:b:t", index=1)
     for status in TxStatus:
-        assert compute_signed_digest("h", ibtp, int(status)) == compute_signed_digest(
-            "h", ibtp, status
+        assert compute_signed_digest("h", "b", ibtp, int(status)) == compute_signed_digest(
+            "h", "b", ibtp, status
         )
 
 

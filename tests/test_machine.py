@@ -15,6 +15,7 @@ ALL_STATES: list[TxStatus | None] = [None, *TxStatus]
 EXPECTED = {
     (None, Event.INTERCHAIN_ACCEPTED): TxStatus.BEGIN,
     (None, Event.INTERCHAIN_REJECTED): TxStatus.BEGIN_FAILURE,
+    (None, Event.INTERCHAIN_EXPIRED): TxStatus.BEGIN_ROLLBACK,
     (TxStatus.BEGIN, Event.RECEIPT_SUCCESS): TxStatus.SUCCESS,
     (TxStatus.BEGIN, Event.RECEIPT_FAILURE): TxStatus.FAILURE,
     (TxStatus.BEGIN, Event.TIMEOUT): TxStatus.BEGIN_ROLLBACK,

@@ -309,8 +309,9 @@ def check_log_fields(ibtp: IBTP, fields: tuple[Any, ...]) -> None:
     """The decoded broker event's fields equal the IBTP's (LOG_FIELD_MISMATCH names the field).
 
     * every event: ``from``, ``to``, ``index``;
-    * InterchainEvent: ``func``, ``args``, ``encrypted``, ``timeout`` and
-      ``payloadHash == compute_payload_hash(ibtp.payload)``;
+    * InterchainEvent: ``func``, ``args``, ``encrypted``, ``timeout``,
+      ``payloadHash == compute_payload_hash(ibtp.payload)``, and an empty ``extra`` (the
+      event carries none);
     * ReceiptEvent: ``typ == ibtp.type`` (1 success / 2 failure), payload ==
       ``("", [result], false)``, and ``payloadHash``;
     * CallbackEvent: ``typ == 3`` and the IBTP payload empty ``("", [], false)``.
@@ -326,6 +327,9 @@ def check_log_fields(ibtp: IBTP, fields: tuple[Any, ...]) -> None:
         _same("encrypted", encrypted, payload.encrypted)
         _same("timeout", timeout, ibtp.timeout)
         _same("payloadHash", payload_hash, compute_payload_hash(payload))
+        # InterchainEvent carries no extra: an IBTP claiming one claims what the chain
+        # never said (and would let a gateway choose the message's hash).
+        _same("extra", b"", ibtp.extra)
     elif ibtp.type == IBTPType.RECEIPT_ROLLBACK:
         _same("typ", fields[3], int(IBTPType.RECEIPT_ROLLBACK))
         _same("payload.func", "", payload.func)

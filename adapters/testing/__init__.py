@@ -74,7 +74,7 @@ class ConformanceReport:
 def _relay_proof(
     chain: ConformanceChain, ibtp: IBTP, status: TxStatus, keys: list[Account] | None = None
 ) -> Delivery:
-    digest = compute_signed_digest(chain.hub_id, ibtp, status)
+    digest = compute_signed_digest(chain.hub_id, chain.context.chain_id, ibtp, status)
     signers = chain.relay_keys if keys is None else keys
     return Delivery(0, ibtp, status, tuple(k.sign(digest) for k in signers))
 

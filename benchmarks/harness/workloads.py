@@ -137,7 +137,7 @@ def setup_txs(keys: BenchKeys, hub_id: str = HUB_ID) -> list[Transaction]:
         tx(keys.admin, "chain.approve", {"id": c})
     for s in make_streams(keys, hub_id):
         for sid, chain in ((s.src, s.src_chain), (s.dst, s.dst_chain)):
-            tx(keys.operators[chain], "service.register", {"service": sid, "ordered": True})
+            tx(keys.operators[chain], "service.register", {"service": sid})
     return txs
 
 

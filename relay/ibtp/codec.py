@@ -152,6 +152,8 @@ def ibtp_from_obj(obj: Any) -> IBTP:
         raise EncodingError(Code.FIELD_TYPE, "IBTP extra must be bytes")
     if len(extra) > MAX_EXTRA_BYTES:
         raise EncodingError(Code.FIELD_TOO_LARGE, f"IBTP extra is over {MAX_EXTRA_BYTES} bytes")
+    if ibtp_type != IBTPType.INTERCHAIN:
+        _check_receipt_shape(ibtp_type, timeout, func, args, encrypted, extra)
     return IBTP(
         src=src,
         dst=dst,
@@ -163,6 +165,26 @@ def ibtp_from_obj(obj: Any) -> IBTP:
         extra=extra,
         version=version,
     )
+
+
+def _check_receipt_shape(
+    ibtp_type: IBTPType, timeout: int, func: str, args: list[bytes], encrypted: bool, extra: bytes
+) -> None:
+    """A receipt (types 1-3) carries nothing its request does not fix: timeout 0 (the
+    request's timeout applies), no extra, and the payload ``["", [result], false]`` for
+    RECEIPT_SUCCESS / RECEIPT_FAILURE, ``["", [], false]`` for RECEIPT_ROLLBACK. So the
+    destination's gateway chooses nothing a chain's proof does not bind."""
+    name = ibtp_type.name
+    if timeout != 0:
+        raise EncodingError(
+            Code.FIELD_TYPE, f"a {name} carries timeout 0 (its request's timeout applies)"
+        )
+    if extra:
+        raise EncodingError(Code.FIELD_TYPE, f"a {name} carries an empty extra")
+    want = 0 if ibtp_type == IBTPType.RECEIPT_ROLLBACK else 1
+    if func != "" or encrypted or len(args) != want:
+        shape = '["", [], false]' if want == 0 else '["", [result], false]'
+        raise EncodingError(Code.FIELD_TYPE, f"a {name} payload is {shape}")
 
 
 def _uint(name: str, value: Any) -> int:

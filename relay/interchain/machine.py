@@ -20,12 +20,16 @@ class Event(IntEnum):
     RECEIPT_FAILURE = 3
     TIMEOUT = 4
     ROLLBACK_ACK = 5
+    #: A proven request whose timeout height had already passed when it was admitted:
+    #: it consumes its index and goes straight to rollback on both chains.
+    INTERCHAIN_EXPIRED = 6
 
 
 #: (current status or None for "no transaction yet", event) -> next status.
 TRANSITIONS: dict[tuple[TxStatus | None, Event], TxStatus] = {
     (None, Event.INTERCHAIN_ACCEPTED): TxStatus.BEGIN,
     (None, Event.INTERCHAIN_REJECTED): TxStatus.BEGIN_FAILURE,
+    (None, Event.INTERCHAIN_EXPIRED): TxStatus.BEGIN_ROLLBACK,
     (TxStatus.BEGIN, Event.RECEIPT_SUCCESS): TxStatus.SUCCESS,
     (TxStatus.BEGIN, Event.RECEIPT_FAILURE): TxStatus.FAILURE,
     (TxStatus.BEGIN, Event.TIMEOUT): TxStatus.BEGIN_ROLLBACK,

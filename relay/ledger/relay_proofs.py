@@ -27,10 +27,10 @@ from relay.errors import Code, RelayError
 
 log = logging.getLogger("relayhub.relay_proofs")
 
-#: ``keccak256("relayhub.relay-proof.v1")`` (docs/protocol.md §2.2), the same value as
+#: ``keccak256("relayhub.relay-proof.v2")`` (docs/protocol.md §2.2), the same value as
 #: ``relay.ibtp.digest.RELAY_PROOF_DOMAIN``; computed here so the signer process does
 #: not import eth-abi.
-RELAY_PROOF_DOMAIN = keccak(b"relayhub.relay-proof.v1")
+RELAY_PROOF_DOMAIN = keccak(b"relayhub.relay-proof.v2")
 
 # The committer signs one relay proof per routed IBTP. ``compute_signed_digest``
 # (relay.ibtp.digest) is the reference: it decodes through eth-abi, which validates
@@ -72,26 +72,36 @@ def _abi_payload_hash(func: str, args: list[bytes], encrypted: bool) -> bytes:
     )
 
 
-def compute_relay_digest_of(hub_abi: bytes, unproven_ibtp: bytes, status: int) -> bytes:
-    """``compute_signed_digest(hub, ibtp, status)`` for the canonical bytes of an IBTP the
-    executor encoded (so already validated); ``hub_abi`` is ``_abi_dynamic(hub id)``."""
+def compute_relay_digest_of(
+    hub_abi: bytes, target_chain: str, unproven_ibtp: bytes, status: int
+) -> bytes:
+    """``compute_signed_digest(hub, target_chain, ibtp, status)`` for the canonical bytes of
+    an IBTP the executor encoded (so already validated); ``hub_abi`` is
+    ``_abi_dynamic(hub id)``."""
     _v, src, dst, index, typ, _timeout, (func, args, enc), _proof, _extra = msgpack.unpackb(
         unproven_ibtp, raw=False
     )
+    c = _abi_dynamic(target_chain.encode())
     s, d = _abi_dynamic(src.encode()), _abi_dynamic(dst.encode())
-    o2 = 256 + len(hub_abi)
+    # Head: 9 words; the tails of hubId, targetChainId, from and to follow in that order.
+    o_hub = 9 * 32
+    o_chain = o_hub + len(hub_abi)
+    o_src = o_chain + len(c)
+    o_dst = o_src + len(s)
     return keccak(
         b"".join(
             (
                 RELAY_PROOF_DOMAIN,
-                (256).to_bytes(32, "big"),
-                o2.to_bytes(32, "big"),
-                (o2 + len(s)).to_bytes(32, "big"),
+                o_hub.to_bytes(32, "big"),
+                o_chain.to_bytes(32, "big"),
+                o_src.to_bytes(32, "big"),
+                o_dst.to_bytes(32, "big"),
                 index.to_bytes(32, "big"),
                 typ.to_bytes(32, "big"),
                 _abi_payload_hash(func, args, enc),
                 status.to_bytes(32, "big"),
                 hub_abi,
+                c,
                 s,
                 d,
             )
@@ -100,17 +110,20 @@ def compute_relay_digest_of(hub_abi: bytes, unproven_ibtp: bytes, status: int) -
 
 
 def sign_relay_proofs(
-    key: Account, hub_abi: bytes, entries: list[tuple[bytes, int]]
+    key: Account, hub_abi: bytes, entries: list[tuple[str, bytes, int]]
 ) -> list[bytes]:
-    """One relay-validator signature per (unproven IBTP bytes, status) entry."""
-    return [key.sign(compute_relay_digest_of(hub_abi, ibtp, status)) for ibtp, status in entries]
+    """One relay-validator signature per (target chain, unproven IBTP bytes, status) entry."""
+    return [
+        key.sign(compute_relay_digest_of(hub_abi, chain, ibtp, status))
+        for chain, ibtp, status in entries
+    ]
 
 
 def _signer_worker_main() -> None:
     """The relay-proof signer process (started by :class:`RelayProofSigner`).
 
     msgpack over stdin/stdout: first ``[secret, hub_id]`` in, ``"ready"`` out; then
-    per request ``[id, [[ibtp, status], ...]]`` in, ``[id, [signature, ...]]`` out.
+    per request ``[id, [[chain, ibtp, status], ...]]`` in, ``[id, [signature, ...]]`` out.
     Exits when stdin closes (the node closed it, or died)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node decides when it stops
     out = sys.stdout.buffer
@@ -120,7 +133,9 @@ def _signer_worker_main() -> None:
     out.write(msgpack.packb("ready"))
     out.flush()
     for rid, entries in requests:
-        sigs = sign_relay_proofs(key, hub_abi, [(bytes(i), int(st)) for i, st in entries])
+        sigs = sign_relay_proofs(
+            key, hub_abi, [(str(c), bytes(i), int(st)) for c, i, st in entries]
+        )
         out.write(msgpack.packb([rid, sigs], use_bin_type=True))
         out.flush()
 
@@ -205,7 +220,7 @@ class RelayProofSigner:
             self._ready = True
         return self._proc
 
-    def submit(self, entries: list[tuple[bytes, int]]) -> Callable[[], list[bytes]]:
+    def submit(self, entries: list[tuple[str, bytes, int]]) -> Callable[[], list[bytes]]:
         """Start signing ``entries``; the returned function gives the signatures (call
         it before the next ``submit``)."""
         with self._lock:
@@ -226,7 +241,7 @@ class RelayProofSigner:
         sigs = sign_relay_proofs(self._key, self._hub_abi, entries)
         return lambda: sigs
 
-    def _result(self, rid: int, entries: list[tuple[bytes, int]]) -> list[bytes]:
+    def _result(self, rid: int, entries: list[tuple[str, bytes, int]]) -> list[bytes]:
         with self._lock:
             if self._outstanding == rid and self._responses is not None:
                 self._outstanding = None

@@ -136,7 +136,7 @@ def _verify(
                 out = decode_outbound(chain, int(seq, 16), value)
                 sigs = store.relay_sigs(chain, out.seq, 1).get(out.seq, [])
                 ibtp = ibtp_from_obj(msgpack.unpackb(out.ibtp, raw=False))
-                digest = compute_signed_digest(genesis.hub_id, ibtp, out.status)
+                digest = compute_signed_digest(genesis.hub_id, chain, ibtp, out.status)
                 ok = set()
                 for s in sigs:
                     with contextlib.suppress(RelayError):

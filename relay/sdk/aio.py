@@ -203,14 +203,13 @@ class AsyncRelayClient(ClientBase):
         service: str,
         *,
         chain: str | None = None,
-        ordered: bool = True,
         allow: Sequence[str] = (),
         deny: Sequence[str] = (),
         name: str = "",
         wait_commit: bool = True,
     ) -> TxResult:
         return await self._write(
-            self._register_service_flow(service, chain, ordered, allow, deny, name, wait_commit)
+            self._register_service_flow(service, chain, allow, deny, name, wait_commit)
         )
 
     # --- the gateway stream -----------------------------------------------------

@@ -699,7 +699,6 @@ class ClientBase:
         self,
         service: str,
         chain: str | None,
-        ordered: bool,
         allow: Sequence[str],
         deny: Sequence[str],
         name: str,
@@ -711,7 +710,6 @@ class ClientBase:
             service = f"{self.hub_id}:{chain}:{service}"
         body: dict[str, Any] = {
             "service": service,
-            "ordered": ordered,
             "allow": list(allow),
             "deny": list(deny),
         }

@@ -172,7 +172,6 @@ class RelayClient(ClientBase):
         service: str,
         *,
         chain: str | None = None,
-        ordered: bool = True,
         allow: Sequence[str] = (),
         deny: Sequence[str] = (),
         name: str = "",
@@ -181,5 +180,5 @@ class RelayClient(ClientBase):
         """Register ``service`` (a full ID ``hub:chain:service``, or a bare service ID
         together with ``chain``)."""
         return self._write(
-            self._register_service_flow(service, chain, ordered, allow, deny, name, wait_commit)
+            self._register_service_flow(service, chain, allow, deny, name, wait_commit)
         )

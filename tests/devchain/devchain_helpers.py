@@ -113,9 +113,12 @@ def relay_sign(
     status: int,
     signers: list[RelayAccount] | None = None,
     hub: str = HUB,
+    target: str | None = None,
 ) -> list[bytes]:
+    """Relay signatures over the signed digest addressed to the broker of ``target``
+    (default: ``CHAIN``, the chain under test)."""
     ibtp = IBTP(src=src, dst=dst, index=index, type=typ, payload=payload)
-    digest = compute_signed_digest(hub, ibtp, status)
+    digest = compute_signed_digest(hub, CHAIN if target is None else target, ibtp, status)
     return [s.sign(digest) for s in (signers if signers is not None else RELAY_KEYS[:2])]
 
 

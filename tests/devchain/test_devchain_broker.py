@@ -396,7 +396,10 @@ def test_receipt_refusals(chain: CoreChain) -> None:
             receipt_call(OTHER, "hub1:evmC:0x" + "dd" * 20, 1, 3, b"", 5),
             "broker: neither side is local",
         ),
-        (receipt_call(OTHER, asset_id, 1, 1, b"", 1), "broker: neither side is local"),
+        (
+            receipt_call(OTHER, asset_id, 1, 1, b"", 1),
+            "broker: neither side is local",
+        ),
         (
             receipt_call(asset_id, OTHER, index, 1, b"", 1, signers=[RELAY_KEYS[2]]),
             "broker: relay signatures below threshold",
@@ -441,18 +444,66 @@ def test_destination_rollback_after_mint_burns_it(chain: CoreChain) -> None:
     )
 
 
-def test_destination_rollback_before_delivery_blocks_execution(chain: CoreChain) -> None:
+def test_destination_rollback_before_delivery_consumes_the_index(chain: CoreChain) -> None:
+    """A rollback notice for the next inbound index (the relay timed the request out
+    before it was delivered, or never routed it) consumes that index: the service is
+    not called, the request itself is refused as out of order, and the pair goes on."""
     asset_id = chain.full_id(chain.asset)
     receipt = chain.send(chain.broker, receipt_call(OTHER, asset_id, 1, 3, b"", 5))
     assert names(receipt) == ["CallbackEvent"]
-    late = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
-    assert names(late) == ["ReceiptEvent"]
-    values = abi_decode(
-        ["string", "string", "uint64", "uint8", "bytes", "bytes32"], late.receipt.logs[0].data
-    )
-    assert values[3:5] == (2, b"rolled back")
-    assert balance(chain, RECIPIENT) == 0
     assert counters(chain, OTHER, asset_id) == (0, 1, 0)
+    late = interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()])
+    expect_revert(chain, chain.broker, late, "broker: index out of order")
+    assert balance(chain, RECIPIENT) == 0
+    nxt = chain.send(chain.broker, interchain_call(OTHER, asset_id, 2, "mint", [mint_arg()]))
+    assert names(nxt) == ["Minted", "ReceiptEvent"]
+    assert counters(chain, OTHER, asset_id) == (0, 2, 0)
+
+
+@pytest.mark.parametrize("status", [4, 5])
+def test_notices_ahead_of_the_counter_are_skipped_in_order(chain: CoreChain, status: int) -> None:
+    """Notices may arrive for indices past the next one (a request ahead of them was
+    delivered late): each is marked, and when the counter reaches it, it moves past every
+    marked index, so the pair never waits for a request that will not come."""
+    asset_id = chain.full_id(chain.asset)
+    for index in (3, 4):
+        chain.send(chain.broker, receipt_call(OTHER, asset_id, index, 3, b"", status))
+    assert counters(chain, OTHER, asset_id) == (0, 0, 0)  # 1 and 2 come first
+    chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    assert counters(chain, OTHER, asset_id) == (0, 1, 0)
+    chain.send(chain.broker, interchain_call(OTHER, asset_id, 2, "mint", [mint_arg()]))
+    assert counters(chain, OTHER, asset_id) == (0, 4, 0)  # past 3 and 4
+    for index in (3, 4):
+        late = interchain_call(OTHER, asset_id, index, "mint", [mint_arg()])
+        expect_revert(chain, chain.broker, late, "broker: index out of order")
+    five = chain.send(chain.broker, interchain_call(OTHER, asset_id, 5, "mint", [mint_arg()]))
+    assert names(five) == ["Minted", "ReceiptEvent"]
+    assert balance(chain, RECIPIENT) == 3 * 300  # indices 1, 2 and 5
+
+
+def test_a_proof_addressed_to_another_chain_is_refused(chain: CoreChain) -> None:
+    """The relay-proof digest names the chain it is for (docs/protocol.md §2.2): the
+    rollback notice the relay routed to the source (OTHER's chain) does not verify here."""
+    asset_id = chain.full_id(chain.asset)
+    other_chain = OTHER.split(":")[1]
+    for status in (4, 5):
+        forged = receipt_call(OTHER, asset_id, 1, 3, b"", status, target=other_chain)
+        expect_revert(chain, chain.broker, forged, "broker: unregistered relay signer")
+    request = interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()], target=other_chain)
+    expect_revert(chain, chain.broker, request, "broker: unregistered relay signer")
+    assert counters(chain, OTHER, asset_id) == (0, 0, 0)
+
+
+def test_emit_to_a_service_on_this_chain_is_refused(chain: CoreChain) -> None:
+    """A call to a local service needs no relay; a pair whose ends share a chain could
+    never be delivered (the relay refuses it, 4009)."""
+    local = chain.full_id(chain.dataswap)
+    expect_revert(
+        chain,
+        chain.asset,
+        calldata(TRANSFER, local, RECIPIENT, 5, 0),
+        "broker: to is on this chain",
+    )
 
 
 def test_destination_rollback_of_failed_call_calls_nothing(chain: CoreChain) -> None:
@@ -556,31 +607,22 @@ def test_supply_conserved_across_two_chains() -> None:
     for index, outcome in enumerate(outcomes, start=1):
         amount = MINT_CAP + 5 if outcome == "fail" else 100 * index
         a.send(a.asset, calldata(TRANSFER, b_asset, a.address(1), amount, 0))
-        if outcome == "timeout-before-mint":
-            b.send(
-                b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5)
-            )  # rollback reaches B first
-            a.send(a.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
-            late = b.send(
-                b.broker,
-                interchain_call(a_asset, b_asset, index, "mint", [mint_arg(a.address(1), amount)]),
-            )
-            late_values = abi_decode(
-                ["string", "string", "uint64", "uint8", "bytes", "bytes32"],
-                late.receipt.logs[-1].data,
-            )
-            assert late_values[3:5] == (2, b"rolled back")
-            continue
-        delivered = b.send(
-            b.broker,
-            interchain_call(a_asset, b_asset, index, "mint", [mint_arg(a.address(1), amount)]),
+        mint = interchain_call(
+            a_asset, b_asset, index, "mint", [mint_arg(a.address(1), amount)], target="evmB"
         )
+        if outcome == "timeout-before-mint":
+            # the rollback notice reaches B first: it consumes the index, nothing is minted
+            b.send(b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5, target="evmB"))
+            a.send(a.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
+            expect_revert(b, b.broker, mint, "broker: index out of order")
+            continue
+        delivered = b.send(b.broker, mint)
         _s, _d, _i, typ, result, _h = abi_decode(
             ["string", "string", "uint64", "uint8", "bytes", "bytes32"],
             delivered.receipt.logs[-1].data,
         )
         if outcome == "timeout-after-mint":
-            b.send(b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
+            b.send(b.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5, target="evmB"))
             a.send(a.broker, receipt_call(a_asset, b_asset, index, 3, b"", 5))
         else:
             assert typ == (1 if outcome == "success" else 2)
@@ -588,6 +630,7 @@ def test_supply_conserved_across_two_chains() -> None:
     assert supply(a) + supply(b) == total
     assert a.view(a.asset, "totalLocked()", ["uint256"]) == 0
     assert counters(a, a_asset, b_asset) == (5, 0, 5)
+    assert counters(b, a_asset, b_asset) == (0, 5, 0)
 
 
 # ---------------------------------------------------------------------- agreement with the specs
@@ -605,8 +648,10 @@ def test_broker_digest_matches_relay_signed_digest(
     ibtp = IBTP(src=src, dst=dst, index=index, type=IBTPType(typ), payload=payload)
     from appchains.evm.devchain.broker import compute_payload_hash as native_payload_hash
 
+    target = dst.split(":")[1]
     ours = compute_relay_digest(
         hub.encode(),
+        target.encode(),
         src.encode(),
         dst.encode(),
         index,
@@ -614,7 +659,7 @@ def test_broker_digest_matches_relay_signed_digest(
         native_payload_hash(payload.func.encode(), payload.args),
         status,
     )
-    assert ours == compute_signed_digest(hub, ibtp, status)
+    assert ours == compute_signed_digest(hub, target, ibtp, status)
 
 
 @pytest.mark.parametrize(

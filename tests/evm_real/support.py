@@ -76,8 +76,14 @@ class Relay:
         status: TxStatus | int,
         signers: Sequence[Account] | None = None,
         hub: str = HUB,
+        target: str | None = None,
     ) -> list[bytes]:
-        digest = compute_signed_digest(hub, ibtp, status)
+        """Signatures over the digest addressed to ``target``'s broker (default: the
+        destination's chain for a request, the source's for a receipt or rollback)."""
+        if target is None:
+            end = ibtp.dst if ibtp.type == IBTPType.INTERCHAIN else ibtp.src
+            target = end.split(":")[1]
+        digest = compute_signed_digest(hub, target, ibtp, status)
         chosen = self.validators[: self.threshold] if signers is None else signers
         return [account.sign(digest) for account in chosen]
 
@@ -108,7 +114,11 @@ class World:
     ) -> dict[str, Any]:
         """Route an InterchainEvent's message to ``dst``'s broker with a relay proof."""
         ibtp = request_ibtp(event)
-        sigs = self.relay.sign(ibtp, TxStatus.BEGIN) if signatures is None else signatures
+        sigs = (
+            self.relay.sign(ibtp, TxStatus.BEGIN, target=dst.chain)
+            if signatures is None
+            else signatures
+        )
         return await dst.broker.transact(
             self.gateway,
             "invokeInterchain",
@@ -135,7 +145,9 @@ class World:
     ) -> dict[str, Any]:
         """Route a receipt (typ 1/2) or a rollback (typ 3) to ``side``'s broker."""
         ibtp = receipt_ibtp(src, dst, index, typ, result)
-        sigs = self.relay.sign(ibtp, status) if signatures is None else signatures
+        sigs = (
+            self.relay.sign(ibtp, status, target=side.chain) if signatures is None else signatures
+        )
         return await side.broker.transact(
             self.gateway, "invokeReceipt", src, dst, index, int(typ), result, int(status), sigs
         )

@@ -195,7 +195,6 @@ def valid_ibtps() -> list[tuple[str, str, IBTP]]:
                 dst=DST,
                 index=7,
                 type=IBTPType.RECEIPT_SUCCESS,
-                timeout=1000,
                 payload=Payload(func="", args=(abi_word(1),)),
                 proof=filler("proof-10", 97),
             ),
@@ -208,7 +207,6 @@ def valid_ibtps() -> list[tuple[str, str, IBTP]]:
                 dst=DST,
                 index=7,
                 type=IBTPType.RECEIPT_FAILURE,
-                timeout=1000,
                 payload=Payload(func="", args=(b"transfer: insufficient balance",)),
                 proof=filler("proof-11", 97),
             ),
@@ -221,7 +219,6 @@ def valid_ibtps() -> list[tuple[str, str, IBTP]]:
                 dst=DST,
                 index=7,
                 type=IBTPType.RECEIPT_ROLLBACK,
-                timeout=1000,
                 payload=Payload(func=""),
                 proof=filler("proof-12", 33),
             ),
@@ -270,6 +267,11 @@ def ibtp_to_json(ibtp: IBTP) -> dict[str, Any]:
     }
 
 
+def chain_of(service_id: str) -> str:
+    """The chain part of a full service ID ``hub:chain:service``."""
+    return service_id.split(":")[1]
+
+
 def valid_vector(name: str, description: str, ibtp: IBTP) -> dict[str, Any]:
     ibtp_hash = compute_ibtp_hash(ibtp)
     return {
@@ -284,10 +286,12 @@ def valid_vector(name: str, description: str, ibtp: IBTP) -> dict[str, Any]:
         "signed_digest": [
             {
                 "hub_id": HUB_ID,
+                "target_chain": target,
                 "status": int(status),
                 "status_name": status.name,
-                "digest": hex0x(compute_signed_digest(HUB_ID, ibtp, status)),
+                "digest": hex0x(compute_signed_digest(HUB_ID, target, ibtp, status)),
             }
+            for target in (chain_of(ibtp.dst), chain_of(ibtp.src))
             for status in TxStatus
         ],
     }
@@ -345,6 +349,10 @@ def payload_bytes(
     )
 
 
+#: The payload of a valid receipt: ["", [result], false].
+RECEIPT_PAYLOAD = payload_bytes(func=mp(""), args=arr(mp(b"ok")))
+
+
 def with_service_ids(src: str = SRC, dst: str = DST) -> bytes:
     return ibtp_bytes(**{"from": mp(src), "to": mp(dst)})
 
@@ -385,8 +393,8 @@ def invalid_cases() -> list[tuple[str, str, bytes, Code]]:
         ),
         (
             "noncanonical-type-uint16",
-            "type 1 written as uint16 (cd 00 01)",
-            ibtp_bytes(type=b"\xcd\x00\x01"),
+            "type 0 written as uint16 (cd 00 00)",
+            ibtp_bytes(type=b"\xcd\x00\x00"),
             Code.NON_CANONICAL,
         ),
         (
@@ -533,6 +541,54 @@ def invalid_cases() -> list[tuple[str, str, bytes, Code]]:
             Code.FIELD_TYPE,
         ),
         ("type-unknown", "type 4 (only 0-3 exist)", ibtp_bytes(type=mp(4)), Code.FIELD_TYPE),
+        # A receipt (types 1-3) fixes everything but its result: timeout 0, empty extra,
+        # payload ["", [result], false] (["", [], false] for a rollback). §2.
+        (
+            "receipt-timeout",
+            "RECEIPT_SUCCESS with timeout 5 (a receipt carries timeout 0)",
+            ibtp_bytes(type=mp(1), timeout=mp(5), payload=RECEIPT_PAYLOAD),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "receipt-extra",
+            "RECEIPT_SUCCESS with a 1-byte extra (a receipt carries none)",
+            ibtp_bytes(type=mp(1), extra=mp(b"x"), payload=RECEIPT_PAYLOAD),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "receipt-func",
+            "RECEIPT_FAILURE whose payload func is 'x' instead of ''",
+            ibtp_bytes(type=mp(2), payload=payload_bytes(func=mp("x"), args=arr(mp(b"no")))),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "receipt-two-results",
+            "RECEIPT_SUCCESS with two payload args (a receipt carries exactly its result)",
+            ibtp_bytes(
+                type=mp(1), payload=payload_bytes(func=mp(""), args=arr(mp(b"a"), mp(b"b")))
+            ),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "receipt-no-result",
+            "RECEIPT_FAILURE with no payload args",
+            ibtp_bytes(type=mp(2), payload=payload_bytes(func=mp(""), args=arr())),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "receipt-encrypted",
+            "RECEIPT_SUCCESS whose payload is flagged encrypted",
+            ibtp_bytes(
+                type=mp(1), payload=payload_bytes(func=mp(""), args=arr(mp(b"a")), enc=mp(True))
+            ),
+            Code.FIELD_TYPE,
+        ),
+        (
+            "rollback-with-result",
+            "RECEIPT_ROLLBACK carrying one payload arg (a rollback carries none)",
+            ibtp_bytes(type=mp(3), payload=payload_bytes(func=mp(""), args=arr(mp(b"")))),
+            Code.FIELD_TYPE,
+        ),
         # --- 1005 BAD_SERVICE_ID ---
         (
             "service-id-two-parts",
@@ -668,8 +724,12 @@ def relay_proof_vectors() -> dict[str, Any]:
         ("10-receipt-success", TxStatus.SUCCESS),
         ("12-receipt-rollback", TxStatus.BEGIN_ROLLBACK),
     ):
-        digest = compute_signed_digest(HUB_ID, ibtps[name], status)
-        digests.append((f"ibtp/{name}.json signed_digest hub0 status {int(status)}", digest))
+        ibtp = ibtps[name]
+        target = chain_of(ibtp.dst if status == TxStatus.BEGIN else ibtp.src)
+        digest = compute_signed_digest(HUB_ID, target, ibtp, status)
+        digests.append(
+            (f"ibtp/{name}.json signed_digest hub0 target {target} status {int(status)}", digest)
+        )
     digests += [
         ("all-zero digest", b"\x00" * 32),
         ("all-ones digest", b"\xff" * 32),
@@ -690,9 +750,11 @@ def relay_proof_vectors() -> dict[str, Any]:
 
     # One relay proof: every validator signs the signed digest of vector 01, status BEGIN.
     proof_ibtp = ibtps["01-interchain-minimal"]
-    proof_digest = compute_signed_digest(HUB_ID, proof_ibtp, TxStatus.BEGIN)
+    proof_digest = compute_signed_digest(
+        HUB_ID, chain_of(proof_ibtp.dst), proof_ibtp, TxStatus.BEGIN
+    )
     relay_proof = {
-        "source": "ibtp/01-interchain-minimal.json, hub0, status 0 (BEGIN)",
+        "source": "ibtp/01-interchain-minimal.json, hub0, target appchain2, status 0 (BEGIN)",
         "digest": hex0x(proof_digest),
         "validators": [a.address for a in accounts],
         "signatures": [hex0x(a.sign(proof_digest)) for a in accounts],

@@ -9,8 +9,8 @@ import {IInterchainService} from "./IInterchainService.sol";
 /// with a relay proof: signatures of at least `threshold` distinct registered relay
 /// validators over the signed digest of docs/protocol.md §2.2, recomputed here.
 contract Broker {
-    // keccak256("relayhub.relay-proof.v1")
-    bytes32 private constant RELAY_PROOF_DOMAIN = 0x334301a77c8078c1738de2abdb6500002b3b6c441842c35bab494184d00e9348;
+    // keccak256("relayhub.relay-proof.v2"): v2 names the chain a proof is addressed to.
+    bytes32 private constant RELAY_PROOF_DOMAIN = 0xc80ddd02d7eb700aaac9bb5d1d67edef9c6cb63550f59f976f535d7951939da6;
     // secp256k1 n / 2: signatures must be low-s (EIP-2).
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
@@ -110,6 +110,7 @@ contract Broker {
         external
         returns (uint64 index)
     {
+        require(!_isOnThisChain(to), "broker: to is on this chain");
         string memory from = _fullId(msg.sender);
         bytes32 pair = _pairKey(from, to);
         index = _outCounter[pair] + 1;
@@ -140,14 +141,11 @@ contract Broker {
         require(index == _inCounter[pair] + 1, "broker: index out of order");
         bytes32 digest = _signedDigest(from, to, index, TYPE_INTERCHAIN, _payloadHash(func, args), STATUS_BEGIN);
         _checkRelayProof(digest, signatures);
-        _inCounter[pair] = index;
+        _advanceIn(pair, index);
 
         uint8 typ;
         bytes memory result;
-        if (_inState[pair][index] == IN_ROLLED_BACK) {
-            typ = TYPE_RECEIPT_FAILURE;
-            result = bytes("rolled back");
-        } else if (target.code.length == 0) {
+        if (target.code.length == 0) {
             typ = TYPE_RECEIPT_FAILURE;
             result = bytes("no service code");
             _inState[pair][index] = IN_FAILED;
@@ -224,6 +222,11 @@ contract Broker {
         uint8 state = _inState[pair][index];
         require(state != IN_ROLLED_BACK, "broker: receipt already processed");
         _inState[pair][index] = IN_ROLLED_BACK;
+        // A notice for the next index (a request the relay never routed, or one that timed
+        // out before it was delivered) consumes that index: the request never executes.
+        if (index == _inCounter[pair] + 1) {
+            _advanceIn(pair, index);
+        }
         if (state == IN_SUCCEEDED) {
             IInterchainService(target).onInterchainRollback(from, index);
         }
@@ -268,6 +271,23 @@ contract Broker {
 
     // ------------------------------------------------------------------ internals
 
+    /// inCounter = index, then past every following index already rolled back (its notice
+    /// came before the requests ahead of it were delivered). Each skipped index was marked
+    /// by an earlier relay-proven call, so the loop's work is paid for by those calls.
+    function _advanceIn(bytes32 pair, uint64 index) private {
+        while (_inState[pair][index + 1] == IN_ROLLED_BACK) {
+            ++index;
+        }
+        _inCounter[pair] = index;
+    }
+
+    /// Whether `id` starts with this chain's `hubId:chainId:` (a local service).
+    function _isOnThisChain(string calldata id) private view returns (bool) {
+        bytes calldata b = bytes(id);
+        uint256 p = _prefixLength;
+        return b.length >= p && keccak256(b[0:p]) == _prefixHash;
+    }
+
     function _pairKey(string memory from, string memory to) private pure returns (bytes32) {
         return keccak256(abi.encode(from, to));
     }
@@ -296,7 +316,9 @@ contract Broker {
         bytes32 payloadHash,
         uint8 status
     ) private view returns (bytes32) {
-        return keccak256(abi.encode(RELAY_PROOF_DOMAIN, _hubId, from, to, index, ibtpType, payloadHash, status));
+        return keccak256(
+            abi.encode(RELAY_PROOF_DOMAIN, _hubId, _chainId, from, to, index, ibtpType, payloadHash, status)
+        );
     }
 
     function _statusMatches(uint8 typ, uint8 status) private pure returns (bool) {

@@ -37,7 +37,7 @@ from appchains.evm.devchain.native import (
 )
 from appchains.evm.devchain.rlpcodec import encode as rlp_encode
 
-RELAY_PROOF_DOMAIN = keccak(b"relayhub.relay-proof.v1")
+RELAY_PROOF_DOMAIN = keccak(b"relayhub.relay-proof.v2")
 
 TYPE_INTERCHAIN = 0
 TYPE_RECEIPT_SUCCESS = 1
@@ -56,7 +56,6 @@ IN_SUCCEEDED = 1
 IN_FAILED = 2
 IN_ROLLED_BACK = 3
 
-ROLLED_BACK_RESULT = b"rolled back"
 NO_SERVICE_CODE_RESULT = b"no service code"
 
 INTERCHAIN_EVENT = abi_event(
@@ -67,7 +66,17 @@ CALLBACK_EVENT = abi_event("CallbackEvent(string,string,uint64,uint8)")
 
 _SEGMENT_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _LOWER_HEX = frozenset(b"0123456789abcdef")
-_DIGEST_TYPES = ["bytes32", "bytes", "bytes", "bytes", "uint64", "uint8", "bytes32", "uint8"]
+_DIGEST_TYPES = [
+    "bytes32",
+    "bytes",
+    "bytes",
+    "bytes",
+    "bytes",
+    "uint64",
+    "uint8",
+    "bytes32",
+    "uint8",
+]
 
 
 def compute_payload_hash(func: bytes, args: Sequence[bytes], encrypted: bool = False) -> bytes:
@@ -82,6 +91,7 @@ def compute_receipt_payload_hash(typ: int, result: bytes) -> bytes:
 
 def compute_relay_digest(
     hub_id: bytes,
+    target_chain: bytes,
     src: bytes,
     dst: bytes,
     index: int,
@@ -89,11 +99,22 @@ def compute_relay_digest(
     payload_hash: bytes,
     status: int,
 ) -> bytes:
-    """The signed digest of docs/protocol.md §2.2, as the broker recomputes it."""
+    """The signed digest of docs/protocol.md §2.2, as the broker of ``target_chain``
+    recomputes it (its own chain ID: a proof addressed to another chain never matches)."""
     return keccak(
         abi_encode(
             _DIGEST_TYPES,
-            [RELAY_PROOF_DOMAIN, hub_id, src, dst, index, ibtp_type, payload_hash, status],
+            [
+                RELAY_PROOF_DOMAIN,
+                hub_id,
+                target_chain,
+                src,
+                dst,
+                index,
+                ibtp_type,
+                payload_hash,
+                status,
+            ],
         )
     )
 
@@ -192,7 +213,9 @@ class Broker(NativeContract):
     def _digest(
         self, src: bytes, dst: bytes, index: int, typ: int, payload_hash: bytes, status: int
     ) -> bytes:
-        return compute_relay_digest(self.hub_id, src, dst, index, typ, payload_hash, status)
+        return compute_relay_digest(
+            self.hub_id, self.chain_id, src, dst, index, typ, payload_hash, status
+        )
 
     def _check_relay_proof(self, env: Env, digest: bytes, signatures: Sequence[bytes]) -> None:
         """Every signature well formed and from a registered relay validator; at least
@@ -212,12 +235,20 @@ class Broker(NativeContract):
             seen.add(signer)
         require(len(seen) >= self.threshold, "broker: relay signatures below threshold")
 
+    def _advance_in(self, env: Env, src: bytes, dst: bytes, index: int) -> None:
+        """inCounter = ``index``, then past every following index already rolled back
+        (its notice came before the requests ahead of it were delivered)."""
+        while self.load_uint(env, b"instate", src, dst, index + 1) == IN_ROLLED_BACK:
+            index += 1
+        self.store_uint(env, index, b"in", src, dst)
+
     # ------------------------------------------------------------------ sending
     @abi_function("emitInterchain(string,string,bytes[],uint64)", "uint64")
     def emit_interchain(
         self, msg: Msg, dst: bytes, func: bytes, args: tuple[bytes, ...], timeout: int
     ) -> int:
         env = msg.env
+        require(not dst.startswith(self.prefix), "broker: to is on this chain")
         src = self.full_id(msg.sender)
         index = self.load_uint(env, b"out", src, dst) + 1
         self.store_uint(env, index, b"out", src, dst)
@@ -259,11 +290,9 @@ class Broker(NativeContract):
             src, dst, index, TYPE_INTERCHAIN, compute_payload_hash(func, args), STATUS_BEGIN
         )
         self._check_relay_proof(env, digest, signatures)
-        self.store_uint(env, index, b"in", src, dst)
+        self._advance_in(env, src, dst, index)
 
-        if self.load_uint(env, b"instate", src, dst, index) == IN_ROLLED_BACK:
-            typ, result = TYPE_RECEIPT_FAILURE, ROLLED_BACK_RESULT
-        elif not env.has_code(target):
+        if not env.has_code(target):
             typ, result = TYPE_RECEIPT_FAILURE, NO_SERVICE_CODE_RESULT
             self.store_uint(env, IN_FAILED, b"instate", src, dst, index)
         else:
@@ -356,6 +385,10 @@ class Broker(NativeContract):
         state = self.load_uint(env, b"instate", src, dst, index)
         require(state != IN_ROLLED_BACK, "broker: receipt already processed")
         self.store_uint(env, IN_ROLLED_BACK, b"instate", src, dst, index)
+        # A notice for the next index (a request the relay never routed, or one that timed
+        # out before it was delivered) consumes that index: the request never executes.
+        if index == self.load_uint(env, b"in", src, dst) + 1:
+            self._advance_in(env, src, dst, index)
         if state == IN_SUCCEEDED:
             env.call(
                 self.address,

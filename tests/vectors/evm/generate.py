@@ -577,9 +577,16 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         vector(
             "rollback_from_interchain_event",
             "a RECEIPT_ROLLBACK IBTP pointed at an InterchainEvent",
-            replace(IB_TX2, type=IBTPType.RECEIPT_ROLLBACK, payload=Payload()),
+            replace(IB_TX2, type=IBTPType.RECEIPT_ROLLBACK, timeout=0, payload=Payload()),
             p2,
             EvmCode.LOG_WRONG_EVENT,
+        ),
+        vector(
+            "extra_not_bound",
+            "an INTERCHAIN IBTP with an extra the InterchainEvent does not carry",
+            replace(IB_TX2, extra=b"\x01"),
+            p2,
+            EvmCode.LOG_FIELD_MISMATCH,
         ),
         vector(
             "field_mismatch_index",
@@ -621,13 +628,6 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "RECEIPT_SUCCESS whose result differs from the logged one",
             replace(IB_SUCCESS, payload=Payload("", (b"minted 7000",))),
             proof_for(a, 4, 0),
-            EvmCode.LOG_FIELD_MISMATCH,
-        ),
-        vector(
-            "rollback_with_payload",
-            "a RECEIPT_ROLLBACK that carries a payload the proof does not cover",
-            replace(IB_ROLLBACK, payload=Payload("refund", (b"\x01",))),
-            proof_for(a, 6, 0),
             EvmCode.LOG_FIELD_MISMATCH,
         ),
         vector(
