@@ -11,6 +11,8 @@ keeps serving.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -19,7 +21,13 @@ from relayfix import HUB, Harness, Signer, World, account, replace_ibtp, sid
 
 from adapters.evm.verifier import EvmVerifier
 from adapters.notary.verifier import NotaryVerifier, notarize
-from relay.crypto import SECP256K1_N, Account, normalize_address, recover_address
+from relay.crypto import (
+    SECP256K1_N,
+    Account,
+    normalize_address,
+    recover_address,
+    write_key_file,
+)
 from relay.errors import Code, RelayError
 from relay.executor import MAX_PENDING_PER_KEY, Executor
 from relay.genesis import Genesis
@@ -460,3 +468,41 @@ def test_the_notary_verifier_alone_checks_every_signature() -> None:
     with pytest.raises(RelayError) as exc:
         v.verify(ctx, replace_ibtp(req, proof=notarize(h, [*keys, account("x")])), h)
     assert exc.value.code == Code.NOTARY_UNKNOWN_SIGNER
+
+
+# --- the SDK and the CLI, against a live relay ------------------------------------------------
+
+
+def test_withdraw_through_the_cli_and_the_sdk(tmp_path: Path, capsys: Any) -> None:
+    from relayfix import node_config, notary_registry, serve_in_thread
+
+    from relay.cli import main
+    from relay.sdk import RelayClient
+
+    world = World(chain_ids=("A", "E"))
+    squatter, operator = world.outsider.account, world.gateway("E").account
+    key = tmp_path / "squatter.key"
+    write_key_file(key, squatter)
+    with serve_in_thread(node_config(tmp_path / "data", world), notary_registry()) as srv:
+        body = world.register_body("E")
+        with RelayClient(srv.url, squatter) as c:
+            r = c.register_chain("E", "notary", body["trust_root"], body["broker"])
+            assert r.results == ["E", "PENDING"]
+        with RelayClient(srv.url, operator) as c:
+            with pytest.raises(RelayError) as exc:
+                c.register_chain("E", "notary", body["trust_root"], body["broker"])
+            assert exc.value.code == Code.CHAIN_EXISTS and "chain.withdraw" in exc.value.message
+            with pytest.raises(RelayError) as exc:
+                c.withdraw_chain("E")
+            assert exc.value.code == Code.UNAUTHORIZED
+        assert main(["appchain", "withdraw", "--relay", srv.url, "--key", str(key),
+                     "--id", "E", "--json"]) == 0  # fmt: skip
+        assert json.loads(capsys.readouterr().out)["results"] == ["E", "WITHDRAWN"]
+        assert main(["appchain", "withdraw", "--relay", srv.url, "--key", str(key),
+                     "--id", "E"]) == 2  # fmt: skip
+        assert capsys.readouterr().err.startswith("error [3009]: ")
+        with RelayClient(srv.url, operator) as c:
+            r = c.register_chain("E", "notary", body["trust_root"], body["broker"])
+            assert r.results == ["E", "PENDING"]
+            shown = c.chain("E")
+        assert shown["registrar"] == operator.address and shown["prior"] == 1
