@@ -5,9 +5,9 @@ mode is explicit in the chain's registration: family ``notary``, trust root
 ``{"keys": [address, ...], "threshold": m}``. The proof is a msgpack array of
 65-byte signatures over ``keccak256("relayhub.notary.v1" ‖ ibtpHash)``; every one
 must be well-formed and by a registered key, and at least ``m`` distinct keys must
-have signed. The broker and service names of a notary chain are free-form (the
-chain proves nothing about them); a name that is an address (0x + 40 hex digits)
-is spelled lowercase.
+have signed. The broker and service names of a notary chain are free-form names of
+``[A-Za-z0-9_.-]{1,128}`` (the chain proves nothing about them); a name that is an
+address (0x + 40 hex digits) is spelled lowercase.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from relay.crypto import (
 )
 from relay.errors import Code, ProofError, RelayError
 from relay.ibtp import IBTP, compute_notary_digest
+from relay.ibtp.ids import is_valid_service_part
 from relay.validation.base import ChainContext, Registration
 
 MAX_NOTARIES = 64
@@ -80,7 +81,14 @@ class NotaryVerifier:
         return NotaryTrustRoot(frozenset(addrs), m)
 
     def check_registration(self, trust_root: Any, broker: str) -> Registration:
-        return Registration(self.parse_trust_root(trust_root), _lower_if_address(broker))
+        parsed = self.parse_trust_root(trust_root)
+        if not is_valid_service_part(broker):
+            raise RelayError(
+                Code.BAD_TRUST_ROOT,
+                f"notary broker {broker[:60]!r}: a broker name is 1-128 characters of "
+                "A-Z a-z 0-9 _ . - (an address is 0x + 40 hex digits)",
+            )
+        return Registration(parsed, _lower_if_address(broker))
 
     def canonical_service(self, service: str) -> str:
         return _lower_if_address(service)

@@ -205,6 +205,7 @@ SPACED = "0x" + "ab" * 19 + "  "  # 38 hex digits and 2 spaces: bytes.fromhex sk
         ("notary", {"keys": [ZERO], "threshold": 1}, None, ["zero address", "key 0"]),
         ("notary", {"keys": [account("n").address, SPACED], "threshold": 1}, None,
          ["' ' at position 40"]),
+        ("notary", {"keys": [account("n").address], "threshold": 1}, SPACED, ["notary broker"]),
         ("evm", evm_root(account("v").address, ZERO), None, ["zero address", "validator 1"]),
         ("evm", evm_root(SPACED), None, ["' ' at position 40", "validators"]),
         ("evm", evm_root("0x" + "ab" * 20 + "0"), None, ["41 hex digits"]),
