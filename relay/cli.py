@@ -419,6 +419,14 @@ def _cmd_decide(approve: bool) -> Callable[[argparse.Namespace, Output], int]:
     return run
 
 
+def cmd_appchain_withdraw(args: argparse.Namespace, out: Output) -> int:
+    account = _load_key(args.key)
+    with _client(args, account) as c:
+        r = c.withdraw_chain(args.id)
+    out.record(f"chain {args.id} withdrawn (its ID is free again)", _tx_summary(r))
+    return 0
+
+
 def cmd_appchain_list(args: argparse.Namespace, out: Output) -> int:
     with _client(args) as c:
         chains = c.chains()
@@ -608,6 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--key", required=True, help="a hub admin's key file")
         p.add_argument("--id", required=True)
         _add_json(p)
+    p = command(acs, "withdraw", cmd_appchain_withdraw, "withdraw your own PENDING registration")
+    _add_relay_url(p)
+    p.add_argument("--key", required=True, help="key file of the chain's registrar")
+    p.add_argument("--id", required=True)
+    _add_json(p)
     p = command(acs, "list", cmd_appchain_list, "list app chains")
     _add_relay_url(p)
     _add_json(p)

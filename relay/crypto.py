@@ -27,6 +27,9 @@ Hash32 = NewType("Hash32", bytes)
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N = SECP256K1_N // 2
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+#: The all-zero address: no key signs for it, so it is never a registered signer or broker.
+ZERO_ADDRESS = Address("0x" + "00" * 20)
 
 
 def keccak(data: bytes) -> bytes:
@@ -37,18 +40,32 @@ def address_from_pubkey(pub: PublicKey) -> Address:
     return Address("0x" + keccak(pub.format(compressed=False)[1:])[-20:].hex())
 
 
+def address_defect(text: object) -> str | None:
+    """What keeps ``text`` from being an address (``0x`` + exactly 40 hex digits), or None."""
+    if not isinstance(text, str):
+        return f"an address is a string, not {type(text).__name__}"
+    if not text.startswith(("0x", "0X")):
+        return f"{text[:60]!r} does not start with 0x"
+    digits = text[2:]
+    for i, ch in enumerate(digits):
+        if ch not in _HEX_DIGITS:
+            return f"{text[:60]!r} has {ch!r} at position {i + 2}, which is not a hex digit"
+    if len(digits) != 40:
+        return f"{text[:60]!r} has {len(digits)} hex digits after 0x, not 40"
+    return None
+
+
 def normalize_address(text: object) -> Address:
-    """Lowercase 0x address, or raise FIELD_TYPE."""
+    """Lowercase 0x address from 20 bytes, or from ``0x`` + exactly 40 hex digits in any
+    case (no whitespace, no sign, nothing else); anything else raises FIELD_TYPE."""
     if isinstance(text, bytes) and len(text) == 20:
         return Address("0x" + text.hex())
-    if not isinstance(text, str) or len(text) != 42 or not text.startswith(("0x", "0X")):
+    why = address_defect(text)
+    if why is not None:
         raise RelayError(
-            Code.FIELD_TYPE, f"{str(text)[:60]!r} is not a 0x-prefixed 20-byte address"
+            Code.FIELD_TYPE, f"{why}: an address is 0x followed by exactly 40 hex digits"
         )
-    try:
-        bytes.fromhex(text[2:])
-    except ValueError:
-        raise RelayError(Code.FIELD_TYPE, f"{text!r} is not hex") from None
+    assert isinstance(text, str)
     return Address(text.lower())
 
 
@@ -86,23 +103,49 @@ def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
     return raw[:64] + bytes([raw[64] + 27])
 
 
-def recover_address(digest: bytes, signature: bytes) -> Address:
-    """The address that signed ``digest``, or raise ``BAD_SIGNATURE``."""
-    if not isinstance(signature, bytes) or len(signature) != 65:
-        raise RelayError(Code.BAD_SIGNATURE, "a signature is 65 bytes r‖s‖v")
-    v = signature[64]
-    if v not in (27, 28):
-        raise RelayError(Code.BAD_SIGNATURE, "signature v must be 27 or 28")
-    s = int.from_bytes(signature[32:64], "big")
+def signature_defects(signature: object) -> list[str]:
+    """Every reason ``signature`` is not a well-formed 65-byte ``r ‖ s ‖ v`` (empty if none).
+
+    Checked: length, ``r`` in 1..n-1, ``s`` in 1..n/2 (low s, EIP-2), ``v`` in {27, 28}.
+    Whether it recovers to a public key is :func:`recover_address`'s check."""
+    if not isinstance(signature, bytes):
+        return [f"a signature is 65 bytes, not {type(signature).__name__}"]
+    if len(signature) != 65:
+        return [f"a signature is 65 bytes r‖s‖v, this one is {len(signature)} bytes"]
+    out = []
     r = int.from_bytes(signature[:32], "big")
-    if not (0 < r < SECP256K1_N and 0 < s <= _HALF_N):
-        raise RelayError(Code.BAD_SIGNATURE, "signature r/s out of range (s must be low, EIP-2)")
+    s = int.from_bytes(signature[32:64], "big")
+    v = signature[64]
+    if r == 0:
+        out.append("r = 0")
+    elif r >= SECP256K1_N:
+        out.append("r >= n (the secp256k1 order)")
+    if s == 0:
+        out.append("s = 0")
+    elif s >= SECP256K1_N:
+        out.append("s >= n (the secp256k1 order)")
+    elif s > _HALF_N:
+        out.append("high s (s > n/2; EIP-2 takes only the low form: use n - s and flip v)")
+    if v not in (27, 28):
+        out.append(f"v = {v}, must be 27 or 28")
+    return out
+
+
+def recover_address(digest: bytes, signature: bytes) -> Address:
+    """The address that signed ``digest``, or raise ``BAD_SIGNATURE`` naming every defect."""
+    defects = signature_defects(signature)
+    if defects:
+        raise RelayError(Code.BAD_SIGNATURE, "signature: " + "; ".join(defects))
+    v = signature[64]
     try:
         pub = PublicKey.from_signature_and_message(
             signature[:64] + bytes([v - 27]), digest, hasher=None
         )
     except Exception:
-        raise RelayError(Code.BAD_SIGNATURE, "signature does not recover to a public key") from None
+        raise RelayError(
+            Code.BAD_SIGNATURE,
+            "signature: not recoverable (r is not the x-coordinate of a curve point for this v)",
+        ) from None
     return address_from_pubkey(pub)
 
 

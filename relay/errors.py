@@ -52,6 +52,7 @@ class Code(IntEnum):
     BAD_TRUST_ROOT = 3007
     SERVICE_EXISTS = 3008
     NOT_PENDING = 3009
+    TOO_MANY_PENDING = 3010
 
     # 4xxx interchain
     INDEX_GAP = 4001
@@ -92,6 +93,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.NONCE_USED: 409,
     Code.NONCE_GAP: 409,
     Code.NOT_PENDING: 409,
+    Code.TOO_MANY_PENDING: 409,
     Code.INDEX_WINDOW: 409,
     Code.WRONG_SUBMITTER: 403,
     Code.CHAIN_EXISTS: 409,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from relay.crypto import Address, normalize_address
+from relay.crypto import Address, address_defect, normalize_address
 from relay.errors import Code, ProofError, RelayError
 from relay.genesis import Genesis
 from relay.ibtp import (
@@ -29,17 +29,22 @@ from relay.ibtp import (
     parse_ibtp_id,
     parse_service_id,
 )
-from relay.ibtp.ids import ServiceID, is_valid_chain_id
+from relay.ibtp.ids import ServiceID, is_valid_chain_id, is_valid_service_part
 from relay.interchain.machine import Event, compute_next_status
 from relay.ledger.state import StateView
 from relay.ledger.types import Transaction, TxReceipt, verify_tx_signature
-from relay.validation.base import ChainContext
+from relay.validation.base import ChainContext, Registration
 from relay.validation.registry import VerifierRegistry
 
 MAX_IBTPS_PER_TX = 4096
 
 # Chain and service statuses.
 PENDING, ACTIVE, REJECTED, FROZEN = "PENDING", "ACTIVE", "REJECTED", "FROZEN"
+WITHDRAWN = "WITHDRAWN"
+#: A rejected or withdrawn registration frees its chain ID for a new one.
+_RELEASED = (REJECTED, WITHDRAWN)
+#: PENDING registrations one key may hold at a time (chain.register spam).
+MAX_PENDING_PER_KEY = 4
 
 # Indices into a tx record:
 # [status, ibtp_hash, timeout_height, history, receipt_hash, result]
@@ -61,6 +66,16 @@ def timeout_prefix(height: int) -> str:
 
 def out_key(chain: str, seq: int) -> str:
     return f"out/{chain}/{seq:016x}"
+
+
+def pending_key(registrar: str) -> str:
+    """How many PENDING registrations ``registrar`` holds."""
+    return f"pending/{registrar}"
+
+
+def prior_key(chain: str, n: int) -> str:
+    """The ``n``-th (from 0) earlier, rejected or withdrawn, registration of ``chain``."""
+    return f"chainprior/{chain}/{n:08x}"
 
 
 class _IbtpTxScope:
@@ -175,24 +190,51 @@ class Executor:
         cid = b["id"]
         if not is_valid_chain_id(cid):
             raise RelayError(Code.FIELD_TYPE, "chain id must be 1-64 chars of A-Z a-z 0-9 _ . -")
-        if view.get(f"chain/{cid}") is not None:
-            raise RelayError(Code.CHAIN_EXISTS, f"chain {cid!r} is already registered")
+        old = view.get(f"chain/{cid}")
+        if old is not None and old["status"] not in _RELEASED:
+            hint = (
+                "; a PENDING registration frees its ID when its registrar withdraws it "
+                "(chain.withdraw) or an admin rejects it"
+                if old["status"] == PENDING
+                else ""
+            )
+            raise RelayError(
+                Code.CHAIN_EXISTS,
+                f"chain {cid!r} is already registered ({old['status']}); choose another "
+                f"chain ID{hint}",
+            )
+        pending = int(view.get(pending_key(tx.sender), 0))
+        if pending >= MAX_PENDING_PER_KEY:
+            raise RelayError(
+                Code.TOO_MANY_PENDING,
+                f"{tx.sender} already holds {pending} PENDING registrations, the most one key "
+                f"may hold ({MAX_PENDING_PER_KEY}); wait for an admin's decision or withdraw "
+                "one (chain.withdraw)",
+                limit=MAX_PENDING_PER_KEY,
+            )
         family = b["family"]
         if not isinstance(family, str):
             raise RelayError(Code.FIELD_TYPE, "family must be a string")
-        self.verifiers.get(family).parse_trust_root(b["trust_root"])
         broker = b["broker"]
         if not isinstance(broker, str) or not 1 <= len(broker) <= 128:
             raise RelayError(Code.FIELD_TYPE, "broker must be a 1-128 character string")
+        reg = self._check_registration(family, b["trust_root"], broker)
         gateways = b.get("gateways") or [tx.sender]
         if not isinstance(gateways, list) or not 1 <= len(gateways) <= 16:
             raise RelayError(Code.FIELD_TYPE, "gateways must be a list of 1-16 addresses")
         gws = sorted({normalize_address(g) for g in gateways})
+        prior = 0
+        if old is not None:
+            # Re-registration of a released ID: the earlier record is kept whole under
+            # chainprior/, the new one counts how many came before it.
+            prior = int(old.get("prior", 0))
+            view.set(prior_key(cid, prior), old)
+            prior += 1
         rec = {
             "id": cid,
             "family": family,
             "trust_roots": [[height, b["trust_root"]]],
-            "broker": broker.lower() if broker.startswith("0x") else broker,
+            "broker": reg.broker,
             "gateways": gws,
             "status": PENDING,
             "name": str(b.get("name", ""))[:128],
@@ -201,8 +243,37 @@ class Executor:
             "registered_at": height,
             "history": [[PENDING, height]],
         }
+        if prior:
+            rec["prior"] = prior
         view.set(f"chain/{cid}", rec)
+        view.set(pending_key(tx.sender), pending + 1)
         return [cid, PENDING]
+
+    def _check_registration(self, family: str, trust_root: Any, broker: str) -> Registration:
+        verifier = self.verifiers.get(family)
+        try:
+            reg = verifier.check_registration(trust_root, broker)
+        except RelayError:
+            raise
+        except Exception as exc:  # a verifier bug must not take the node down
+            raise RelayError(
+                Code.BAD_TRUST_ROOT,
+                f"the {family} verifier failed on this registration: {exc!r}"[:300],
+            ) from None
+        if not isinstance(reg, Registration) or not isinstance(reg.broker, str):
+            raise RelayError(
+                Code.BAD_TRUST_ROOT,
+                f"the {family} verifier's registration hook returned no Registration",
+            )
+        return reg
+
+    def _release_pending(self, view: StateView, registrar: str) -> None:
+        key = pending_key(registrar)
+        left = int(view.get(key, 0)) - 1
+        if left > 0:
+            view.set(key, left)
+        else:
+            view.delete(key)
 
     def _chain_decide(
         self, view: StateView, tx: Transaction, height: int, approve: bool
@@ -222,7 +293,33 @@ class Executor:
             f"chain/{b['id']}",
             {**rec, "status": status, "history": [*rec["history"], [status, height]]},
         )
+        self._release_pending(view, rec["registrar"])
         return [b["id"], status]
+
+    def _chain_withdraw(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
+        b = _body_dict(tx.body, {"id"}, set())
+        cid = b["id"]
+        rec = view.get(f"chain/{cid}") if is_valid_chain_id(cid) else None
+        if rec is None:
+            raise RelayError(Code.UNKNOWN_CHAIN, f"chain {str(cid)[:64]!r} is not registered")
+        if tx.sender != rec["registrar"]:
+            raise RelayError(
+                Code.UNAUTHORIZED,
+                f"{tx.sender} did not register chain {cid!r}; only its registrar "
+                f"{rec['registrar']} may withdraw it",
+            )
+        if rec["status"] != PENDING:
+            raise RelayError(
+                Code.NOT_PENDING,
+                f"chain {cid!r} is {rec['status']}, not PENDING; only a PENDING registration "
+                "can be withdrawn",
+            )
+        view.set(
+            f"chain/{cid}",
+            {**rec, "status": WITHDRAWN, "history": [*rec["history"], [WITHDRAWN, height]]},
+        )
+        self._release_pending(view, rec["registrar"])
+        return [cid, WITHDRAWN]
 
     def _chain_approve(self, view: StateView, tx: Transaction, height: int) -> list[Any]:
         return self._chain_decide(view, tx, height, True)
@@ -242,6 +339,7 @@ class Executor:
         if sid.hub != self.hub_id:
             raise RelayError(Code.BAD_SERVICE_ID, f"service {sid} is not on hub {self.hub_id}")
         chain = self._active_chain(view, sid.chain)
+        sid = ServiceID(sid.hub, sid.chain, self._canonical_service(chain["family"], sid.service))
         if tx.sender not in chain["gateways"] and tx.sender != chain["registrar"]:
             raise RelayError(
                 Code.UNAUTHORIZED, f"{tx.sender} may not register services on chain {sid.chain}"
@@ -255,7 +353,7 @@ class Executor:
                 raise RelayError(
                     Code.FIELD_TYPE, f"{name} must be a list of at most 256 service IDs"
                 )
-            lists[name] = sorted({str(parse_service_id(s)) for s in items})
+            lists[name] = sorted({self._canonical_entry(view, name, s) for s in items})
         view.set(
             f"svc/{sid}",
             {
@@ -269,6 +367,43 @@ class Executor:
             },
         )
         return [str(sid), ACTIVE]
+
+    def _canonical_service(self, family: str, service: str) -> str:
+        """``service`` (a service part) as the chain family spells it (BAD_SERVICE_ID)."""
+        try:
+            canonical = self.verifiers.get(family).canonical_service(service)
+        except RelayError:
+            raise
+        except Exception as exc:  # a verifier bug must not take the node down
+            raise RelayError(
+                Code.BAD_SERVICE_ID,
+                f"the {family} verifier failed on service {service!r}: {exc!r}"[:300],
+            ) from None
+        if not isinstance(canonical, str) or not is_valid_service_part(canonical):
+            raise RelayError(
+                Code.BAD_SERVICE_ID,
+                f"the {family} verifier spells service {service!r} as {str(canonical)[:140]!r}, "
+                "which is not a service ID part",
+            )
+        return canonical
+
+    def _canonical_entry(self, view: StateView, name: str, text: Any) -> str:
+        """An allow/deny entry as the full ID its chain's broker would emit for it."""
+        entry = parse_service_id(text)
+        if entry.hub != self.hub_id:
+            raise RelayError(
+                Code.BAD_SERVICE_ID,
+                f"{name} entry {entry} is on hub {entry.hub!r}; only services of this hub "
+                f"({self.hub_id!r}) call its services",
+            )
+        rec = view.get(f"chain/{entry.chain}")
+        if rec is None:
+            # A chain not registered yet has no family: the hub-wide rule, which every
+            # family's spelling agrees with, is that an address is written lowercase.
+            service = entry.service.lower() if address_defect(entry.service) is None else None
+            return str(entry) if service is None else f"{entry.hub}:{entry.chain}:{service}"
+        service = self._canonical_service(rec["family"], entry.service)
+        return str(ServiceID(entry.hub, entry.chain, service))
 
     def _active_chain(self, view: StateView, chain_id: str) -> dict[str, Any]:
         rec = view.get(f"chain/{chain_id}")
@@ -522,7 +657,17 @@ class Executor:
             return f"destination service {dst} is not registered"
         if svc["status"] != ACTIVE:
             return f"destination service {dst} is {svc['status']}"
+        if not svc["deny"] and not svc["allow"]:
+            return None
+        # The lists hold canonical IDs (service.register); compare the caller's.
         caller = str(src)
+        src_chain = get(f"chain/{src.chain}")
+        if src_chain is not None:
+            try:
+                canonical = self._canonical_service(src_chain["family"], src.service)
+                caller = str(ServiceID(src.hub, src.chain, canonical))
+            except RelayError:
+                pass  # no canonical spelling: it matches no entry of either list
         if caller in svc["deny"] or (svc["allow"] and caller not in svc["allow"]):
             return f"{dst} does not allow calls from {caller}"
         return None
@@ -556,6 +701,7 @@ class Executor:
         "chain.register": _chain_register,
         "chain.approve": _chain_approve,
         "chain.reject": _chain_reject,
+        "chain.withdraw": _chain_withdraw,
         "service.register": _service_register,
     }
 

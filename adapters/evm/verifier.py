@@ -50,11 +50,18 @@ from adapters.evm.proof import (
     receipt_log,
     walk_mpt_proof,
 )
-from relay.crypto import Address, keccak, normalize_address, recover_address
+from relay.crypto import (
+    ZERO_ADDRESS,
+    Address,
+    address_defect,
+    keccak,
+    normalize_address,
+    recover_address,
+)
 from relay.errors import Code, ProofError, RelayError
 from relay.ibtp import IBTP, IBTPType, compute_payload_hash
 from relay.ibtp.codec import canonical_packb
-from relay.validation.base import ChainContext
+from relay.validation.base import ChainContext, Registration
 
 MODES = ("seal", "notary")
 MAX_VALIDATORS = 64
@@ -148,6 +155,11 @@ class EvmVerifier:
             addresses = tuple(normalize_address(v) for v in validators)
         except RelayError as exc:
             _bad_root(f"validators: {exc.message}")
+        if ZERO_ADDRESS in addresses:
+            _bad_root(
+                f"validators: validator {addresses.index(ZERO_ADDRESS)} is the zero address, "
+                "which no private key signs for: register the signers' real addresses"
+            )
         if len(set(addresses)) != len(addresses):
             _bad_root("validators must be distinct addresses")
         threshold = raw["threshold"]
@@ -169,6 +181,38 @@ class EvmVerifier:
             validator_set=frozenset(addresses),
             identity=keccak(b"relayhub.evm-trust-root.v1" + canonical_packb(canonical)),
         )
+
+    def check_registration(self, trust_root: Any, broker: str) -> Registration:
+        """The trust root as :meth:`parse_trust_root` takes it, and the broker: the 0x
+        address of the broker contract (exactly 40 hex digits, not zero), stored
+        lowercase — every proof's log emitter is compared with it."""
+        parsed = self.parse_trust_root(trust_root)
+        why = address_defect(broker)
+        if why is not None:
+            raise RelayError(
+                Code.BAD_TRUST_ROOT,
+                f"EVM broker: {why}; the broker is the 0x address of the chain's broker "
+                "contract (0x + exactly 40 hex digits)",
+            )
+        if broker.lower() == ZERO_ADDRESS:
+            raise RelayError(
+                Code.BAD_TRUST_ROOT,
+                "EVM broker: the zero address holds no contract and emits no logs; give the "
+                "address the broker contract was deployed at",
+            )
+        return Registration(parsed, broker.lower())
+
+    def canonical_service(self, service: str) -> str:
+        """An EVM service is the 0x address of a contract or account; the broker emits
+        it lowercase (docs/broker.md), so that is its canonical spelling."""
+        why = address_defect(service)
+        if why is not None:
+            raise RelayError(
+                Code.BAD_SERVICE_ID,
+                f"EVM service {why}; a service on an EVM chain is the 0x address of its "
+                "contract or account (0x + exactly 40 hex digits)",
+            )
+        return service.lower()
 
     # ------------------------------------------------------------------ verify
 

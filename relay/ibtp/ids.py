@@ -62,6 +62,11 @@ def is_valid_chain_id(text: object) -> bool:
     return isinstance(text, str) and _SEGMENT.fullmatch(text) is not None
 
 
+def is_valid_service_part(text: object) -> bool:
+    """Whether ``text`` can be the third part of a full service ID."""
+    return isinstance(text, str) and _SERVICE.fullmatch(text) is not None
+
+
 def compute_ibtp_id(src: str, dst: str, index: int) -> str:
     """The IBTP ID ``from~to~index`` shared by a request and its receipts."""
     return f"{src}{IBTP_ID_SEP}{dst}{IBTP_ID_SEP}{index}"

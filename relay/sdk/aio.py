@@ -198,6 +198,10 @@ class AsyncRelayClient(ClientBase):
     async def reject_chain(self, chain_id: str, wait_commit: bool = True) -> TxResult:
         return await self.send("chain.reject", {"id": chain_id}, wait_commit)
 
+    async def withdraw_chain(self, chain_id: str, wait_commit: bool = True) -> TxResult:
+        """Withdraw this key's own PENDING registration of ``chain_id`` (frees the ID)."""
+        return await self.send("chain.withdraw", {"id": chain_id}, wait_commit)
+
     async def register_service(
         self,
         service: str,

@@ -167,6 +167,10 @@ class RelayClient(ClientBase):
     def reject_chain(self, chain_id: str, wait_commit: bool = True) -> TxResult:
         return self.send("chain.reject", {"id": chain_id}, wait_commit)
 
+    def withdraw_chain(self, chain_id: str, wait_commit: bool = True) -> TxResult:
+        """Withdraw this key's own PENDING registration of ``chain_id`` (frees the ID)."""
+        return self.send("chain.withdraw", {"id": chain_id}, wait_commit)
+
     def register_service(
         self,
         service: str,

@@ -30,6 +30,17 @@ class ChainContext:
     trust_root_height: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What a family's registration hook made of a ``chain.register`` body."""
+
+    #: The parsed trust root (as :meth:`Verifier.parse_trust_root` returns it).
+    trust_root: Any
+    #: The broker in the family's canonical spelling, as the relay stores it: a
+    #: lowercase 0x address (EVM, FISCO), a chaincode name (Fabric).
+    broker: str
+
+
 @runtime_checkable
 class Verifier(Protocol):
     #: Family name, e.g. ``"notary"``, ``"evm"``, ``"fabric"``, ``"fisco"``.
@@ -39,6 +50,23 @@ class Verifier(Protocol):
         """Validate a trust root as given at registration (a msgpack-able value) and
         return the parsed form passed back in :attr:`ChainContext.trust_root`.
         Raise ``RelayError(Code.BAD_TRUST_ROOT, ...)`` saying what is wrong."""
+        ...
+
+    def check_registration(self, trust_root: Any, broker: str) -> Registration:
+        """The registration hook: validate a ``chain.register``'s trust root and broker
+        (a 1-128 character string) before anything is stored, and return the parsed
+        root with the broker's canonical spelling. Raise ``RelayError(BAD_TRUST_ROOT)``
+        with a message that names what is wrong: a chain registered with a root or a
+        broker no proof could ever satisfy would refuse every IBTP later."""
+        ...
+
+    def canonical_service(self, service: str) -> str:
+        """The canonical spelling of ``service``, the third part of a full service ID
+        ``hubID:chainID:serviceID`` on a chain of this family (it already matches
+        ``[A-Za-z0-9_.-]{1,128}``): the spelling the family's broker emits, so that
+        IDs stored in the relay (services, allow and deny lists) compare equal to the
+        ones in proven IBTPs. Raise ``RelayError(BAD_SERVICE_ID)`` if no service of
+        this family can have that name. Pure and deterministic."""
         ...
 
     def verify(self, ctx: ChainContext, ibtp: IBTP, ibtp_hash: bytes) -> None:
