@@ -27,6 +27,7 @@ import trio
 from eth_abi import encode as abi_encode
 
 from adapters.evm.client import eth_view
+from benchmarks.harness.demo import hostile_mint
 from benchmarks.harness.topology import Topology, open_topology
 from relay.ibtp import TxStatus
 from relay.sdk import InterchainFailed, InterchainRolledBack
@@ -101,6 +102,18 @@ async def test_service_refuses_a_hostile_mint_the_relay_routes(tmp_path: Path) -
             )
             assert registered is False
             await _honest_transfer_succeeds(topo, 9)
+            assert await _supply(topo) == supply
+
+
+async def test_the_demo_row_shows_the_refusal(tmp_path: Path) -> None:
+    """``make demo``'s call 5 is the same attack: FAILURE, the reason, nothing minted."""
+    with trio.fail_after(90):
+        async with open_topology(tmp_path, ("chainA", "chainB"), relay_allow_lists=False) as topo:
+            supply = await _supply(topo)
+            outcome = await hostile_mint(topo)
+            assert outcome.ok and outcome.status.status == TxStatus.FAILURE
+            assert outcome.status.result == b"asset: source is not a counterpart"
+            assert "minted 0" in outcome.note
             assert await _supply(topo) == supply
 
 
