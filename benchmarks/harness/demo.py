@@ -2,12 +2,18 @@
 
 ``demo`` starts a solo relay, three EVM dev chains (chainA, chainB, and chainC
 whose gateway is deliberately not running), a gateway for A and B, registers
-everything, and runs four interchain calls, each ending in a different way:
+everything, and runs five interchain calls, each ending in a different way:
 
 1. an asset transfer A → B                          → SUCCESS
 2. a data swap: A reads a value stored on B          → SUCCESS (value delivered)
 3. a transfer above B's mint cap (B reverts)         → FAILURE, A's lock returned
 4. a transfer to C, whose gateway is down            → timeout → ROLLBACK on A
+5. a hostile mint: an account on A sends ``mint`` to B's AssetTransfer through the
+   SDK                                               → FAILURE, B refuses the caller
+
+For call 5 to reach B at all, the demo registers AssetTransfer on the relay open
+to every caller (``relay_allow_lists=False``): the service's own counterpart
+check is what refuses it, as it must on a hub whose allow list is wrong.
 
 It prints a table (path, outcome, relay heights, time), checks that token supply
 is conserved across the chains, and exits 0 — or 1 if any outcome differs.
@@ -27,11 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trio
+from eth_abi import encode as abi_encode
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.harness.topology import Topology, describe, open_topology
 from relay.ibtp import TxStatus
+from relay.sdk import InterchainFailed, InterchainRolledBack
 from relay.sdk.types import IbtpStatus
 
 CHAINS = ("chainA", "chainB", "chainC")
@@ -45,10 +53,11 @@ class Outcome:
     status: IbtpStatus
     seconds: float
     note: str = ""
+    check: bool = True  # a further condition of the outcome (e.g. nothing minted)
 
     @property
     def ok(self) -> bool:
-        return self.status.status == self.expected
+        return self.status.status == self.expected and self.check
 
 
 def _heights(st: IbtpStatus) -> str:
@@ -144,7 +153,40 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
             "rolled back on A" if after == before else f"balance {before} → {after}",
         )
     )
+
+    console.print("[bold]5. hostile mint[/] an account on chainA asks chainB to mint 500000")
+    out.append(await hostile_mint(topo))
     return out
+
+
+async def hostile_mint(topo: Topology) -> Outcome:
+    """An EOA on chainA calls the SDK to send ``mint`` to chainB's AssetTransfer: the relay
+    proof is genuine, the service refuses the caller (not a counterpart), nothing is minted."""
+    b = topo.chains["chainB"]
+    caller = topo.caller("chainA", user=2)
+    supply_b = await topo.total_supply("chainB")
+    mint = abi_encode(["address", "uint256"], [caller.account.address, 500_000])
+    t0 = time.monotonic()
+    async with topo.client() as client:
+        try:
+            got = await client.call(
+                caller.service_id, b.service_id(b.asset), "mint", [mint], via=caller, timeout=30
+            )
+            st, reason = got.status, "minted!"
+        except (InterchainFailed, InterchainRolledBack) as exc:
+            st = await client.ibtp_status(exc.details["ibtp_id"])
+            reason = str(exc.details.get("reason", "not routed"))
+    minted = await topo.total_supply("chainB") - supply_b
+    minted += await topo.balance("chainB", caller.account.address)
+    return Outcome(
+        "hostile mint",
+        "EOA@chainA → chainB",
+        TxStatus.FAILURE,
+        st,
+        time.monotonic() - t0,
+        f"refused: {reason!r}; minted {minted}",
+        check=minted == 0,
+    )
 
 
 def render(outcomes: list[Outcome], console: Console) -> None:
@@ -152,7 +194,12 @@ def render(outcomes: list[Outcome], console: Console) -> None:
     for col in ("#", "call", "path", "outcome", "relay heights", "time", "note"):
         table.add_column(col)
     for i, o in enumerate(outcomes, 1):
-        mark = "[green]✓[/]" if o.ok else f"[red]✗ expected {o.expected.name}[/]"
+        if o.ok:
+            mark = "[green]✓[/]"
+        elif o.status.status == o.expected:
+            mark = "[red]✗ see note[/]"
+        else:
+            mark = f"[red]✗ expected {o.expected.name}[/]"
         table.add_row(
             str(i),
             o.title,
@@ -168,9 +215,15 @@ def render(outcomes: list[Outcome], console: Console) -> None:
 async def demo(workdir: Path, console: Console) -> int:
     t0 = time.monotonic()
     console.print("starting a relay and three EVM dev chains (gateways for chainA and chainB)…")
-    async with open_topology(workdir, CHAINS, without_gateway=("chainC",)) as topo:
+    async with open_topology(
+        workdir, CHAINS, without_gateway=("chainC",), relay_allow_lists=False
+    ) as topo:
         supply_before = sum([await topo.total_supply(c) for c in CHAINS])
-        console.print(f"relay {topo.relay_url}; chains registered and approved")
+        console.print(
+            f"relay {topo.relay_url}; chains registered and approved; each AssetTransfer "
+            "accepts only the other chains' AssetTransfer (the relay's allow list is left "
+            "open so that call 5 reaches the service)"
+        )
         outcomes = await run_scenario(topo, console)
         render(outcomes, console)
         supply_after = sum([await topo.total_supply(c) for c in CHAINS])

@@ -31,7 +31,14 @@ from appchains.evm.devchain.config import (
 )
 from appchains.evm.devchain.crypto import address_hex, address_of_key
 from appchains.evm.devchain.genesis import make_setup
-from benchmarks.harness.topology import HUB_ID, ChainSetup, Topology, derive_key, register_chain
+from benchmarks.harness.topology import (
+    HUB_ID,
+    ChainSetup,
+    Topology,
+    derive_key,
+    pair_asset_transfers,
+    register_chain,
+)
 from relay.crypto import Account, read_key_file, write_key_file
 
 PY = sys.executable
@@ -225,6 +232,7 @@ class ProcTopology:
         self.topo = Topology(self.workdir, self.relay_url, admin, setups)
         for c in setups.values():
             await register_chain(self.topo, c, [o for o in setups.values() if o is not c])
+        await pair_asset_transfers(self.topo)
         for c in setups.values():
             self.procs[f"gateway-{c.name}"] = self._gateway_proc(c)
             self.procs[f"gateway-{c.name}"].start()

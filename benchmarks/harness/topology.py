@@ -13,8 +13,15 @@ Every server binds 127.0.0.1. Chains named in ``without_gateway`` get no gateway
 Each chain gets: a PoA dev chain (4 validators, 3 sealing) whose broker trusts
 the relay's validator key; a relay registration (family ``evm``, mode ``seal``,
 the chain's validator addresses as trust root) approved by the hub admin; its
-AssetTransfer and DataSwap services registered, AssetTransfer accepting calls
-only from the other chains' AssetTransfer; and a gateway with its own relay key.
+AssetTransfer and DataSwap services registered, the relay routing calls to
+AssetTransfer only from the other chains' AssetTransfer; AssetTransfer's owner
+(dev account 0) registering the other chains' AssetTransfer as its counterparts
+by transaction, as an operator deploying real contracts would (the service
+refuses any other caller on its own); and a gateway with its own relay key.
+
+``relay_allow_lists=False`` registers AssetTransfer on the relay open to every
+caller, so that only the service's own check stands between a hostile caller
+and a mint (the demo and tests/adversarial/test_hostile_callers.py).
 """
 
 from __future__ import annotations
@@ -187,9 +194,12 @@ class Topology:
         return AsyncRelayClient(self.relay_url, account=account)
 
 
-async def register_chain(topo: Topology, c: ChainSetup, others: Sequence[ChainSetup]) -> None:
+async def register_chain(
+    topo: Topology, c: ChainSetup, others: Sequence[ChainSetup], *, allow_lists: bool = True
+) -> None:
     """Register ``c`` on the relay (its gateway key), approve it (admin), register its
-    services; AssetTransfer accepts calls only from the other chains' AssetTransfer."""
+    services; the relay routes calls to AssetTransfer only from the other chains'
+    AssetTransfer, or from anyone without ``allow_lists``."""
     async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
         await gw.register_chain(
             c.name,
@@ -209,10 +219,28 @@ async def register_chain(topo: Topology, c: ChainSetup, others: Sequence[ChainSe
     async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
         await gw.register_service(
             c.service_id(c.asset),
-            allow=[o.service_id(o.asset) for o in others],
+            allow=[o.service_id(o.asset) for o in others] if allow_lists else [],
             name="AssetTransfer",
         )
         await gw.register_service(c.service_id(c.data_swap), name="DataSwap")
+
+
+async def pair_asset_transfers(topo: Topology) -> None:
+    """Each chain's AssetTransfer owner (dev account 0, ``users[0]``) registers the other
+    chains' AssetTransfer as counterparts with ``setCounterpart`` transactions."""
+    for c in topo.chains.values():
+        owner = topo.sender(c.name, 0)
+        (have,) = await eth_view(topo.rpc(c.name), c.asset, "owner()", [], ["address"])
+        if str(have).lower() != owner.address.lower():
+            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
+        calls = [
+            (c.asset, calldata("setCounterpart(string,bool)", [o.service_id(o.asset), True]))
+            for o in topo.chains.values()
+            if o is not c
+        ]
+        for outcome in await owner.send_many(calls):
+            if not outcome.ok:
+                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} reverted on {c.name}")
 
 
 @asynccontextmanager
@@ -226,6 +254,7 @@ async def open_topology(
     default_timeout_blocks: int = 200,
     without_gateway: Sequence[str] = (),
     seed: str = "relayhub-demo",
+    relay_allow_lists: bool = True,
 ) -> AsyncIterator[Topology]:
     workdir.mkdir(parents=True, exist_ok=True)
     admin = Account.from_key(derive_key(seed, "admin"))
@@ -253,7 +282,9 @@ async def open_topology(
         topo = Topology(workdir, relay_url, admin, setups, node)
         stack.push_async_callback(topo.aclose)
         for c in setups.values():
-            await register_chain(topo, c, [o for o in setups.values() if o is not c])
+            others = [o for o in setups.values() if o is not c]
+            await register_chain(topo, c, others, allow_lists=relay_allow_lists)
+        await pair_asset_transfers(topo)
         for c in setups.values():
             if c.name not in without_gateway:
                 c.gateway = await stack.enter_async_context(start_gateway(topo, c.name))

@@ -283,6 +283,14 @@ class Rpc:
         return await self.wait_receipt(tx_hash)
 
 
+async def add_counterpart(rpc: Rpc, owner: PrivateKey, asset: str, service: str) -> None:
+    """The owner registers ``service`` as a counterpart of the AssetTransfer at ``asset``."""
+    receipt = await rpc.transact(
+        owner, asset, calldata("setCounterpart(string,bool)", service, True)
+    )
+    assert receipt["status"] == "0x1", receipt
+
+
 class RpcFailure(Exception):
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(error)

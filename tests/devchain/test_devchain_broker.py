@@ -35,10 +35,12 @@ from eth_hash.auto import keccak
 
 from appchains.evm.devchain.broker import Broker, compute_relay_digest
 from appchains.evm.devchain.chain import TxReceipt
+from appchains.evm.devchain.config import ConfigError
 from appchains.evm.devchain.services import AssetTransfer, DataSwap
 from relay.ibtp import IBTP, IBTPType, Payload, compute_payload_hash, compute_signed_digest
 
 TRANSFER = "transfer(string,address,uint256,uint64)"
+SET_COUNTERPART = "setCounterpart(string,bool)"
 RECIPIENT = "0x" + "cc" * 20
 MINT_CAP = 10**6
 ARTIFACTS = Path(__file__).resolve().parents[2] / "appchains" / "evm" / "artifacts"
@@ -48,6 +50,7 @@ SERVICE_TOPICS = {
     keccak(b"Minted(string,uint64,address,uint256)"): "Minted",
     keccak(b"Burned(uint256)"): "Burned",
     keccak(b"Unlocked(address,uint256)"): "Unlocked",
+    keccak(b"CounterpartSet(string,bool)"): "CounterpartSet",
     keccak(b"ValueSet(string,bytes)"): "ValueSet",
     keccak(b"ValueFetched(string,string,bytes)"): "ValueFetched",
     INTERCHAIN_TOPIC: "InterchainEvent",
@@ -64,9 +67,19 @@ def mint_arg(recipient: str = RECIPIENT, amount: int = 300) -> bytes:
     return abi_encode(["address", "uint256"], [recipient, amount])
 
 
+def add_counterparts(chain: CoreChain, *services: str) -> None:
+    """The owner (dev account 0) registers ``services`` with the chain's AssetTransfer."""
+    for service in services:
+        receipt = chain.send(chain.asset, calldata(SET_COUNTERPART, service, True))
+        assert receipt.receipt.status == 1 and names(receipt) == ["CounterpartSet"]
+
+
 @pytest.fixture
 def chain() -> CoreChain:
-    return CoreChain()
+    """A dev chain whose AssetTransfer has the service OTHER as its counterpart."""
+    chain = CoreChain()
+    add_counterparts(chain, OTHER)
+    return chain
 
 
 def counters(chain: CoreChain, src: str, dst: str) -> tuple[int, ...]:
@@ -332,6 +345,106 @@ def test_service_without_code(chain: CoreChain) -> None:
         ["string", "string", "uint64", "uint8", "bytes", "bytes32"], receipt.receipt.logs[0].data
     )
     assert values[3:5] == (2, b"no service code")
+
+
+# ---------------------------------------------------------------------- counterparts
+HOSTILE = "hub1:evmB:0x" + "66" * 20  # a service on another chain nobody registered
+
+
+def test_owner_manages_counterparts() -> None:
+    chain = CoreChain()
+    assert chain.view(chain.asset, "owner()", ["address"]) == chain.address(0)
+    assert chain.setup.service_owner.hex() == chain.address(0)[2:]
+    is_counterpart = "isCounterpart(string)"
+    assert chain.view(chain.asset, is_counterpart, ["bool"], OTHER) is False  # genesis: none
+    refused = calldata(SET_COUNTERPART, OTHER, True)
+    ok, out = chain.call(chain.asset, refused, sender=chain.address(1))
+    assert (ok, out) == (False, error_data("asset: only the owner"))
+    assert chain.send(chain.asset, refused, sender=1).receipt.status == 0
+    assert chain.view(chain.asset, is_counterpart, ["bool"], OTHER) is False
+
+    receipt = chain.send(chain.asset, calldata(SET_COUNTERPART, OTHER, True))
+    (log,) = receipt.receipt.logs
+    assert log.address.hex() == chain.asset[2:]
+    assert log.topics == (keccak(b"CounterpartSet(string,bool)"),)
+    assert abi_decode(["string", "bool"], log.data) == (OTHER, True)
+    assert chain.view(chain.asset, is_counterpart, ["bool"], OTHER) is True
+    # exact bytes: another case or another chain is another service
+    for other in (OTHER.upper(), OTHER.replace("evmB", "evmC"), HOSTILE):
+        assert chain.view(chain.asset, is_counterpart, ["bool"], other) is False
+    receipt = chain.send(chain.asset, calldata(SET_COUNTERPART, OTHER, False))
+    assert abi_decode(["string", "bool"], receipt.receipt.logs[0].data) == (OTHER, False)
+    assert chain.view(chain.asset, is_counterpart, ["bool"], OTHER) is False
+
+
+def test_service_owner_from_config() -> None:
+    owner = "0x" + "ab" * 20
+    chain = CoreChain(make_config(service_owner=owner))
+    assert chain.view(chain.asset, "owner()", ["address"]) == owner
+    ok, out = chain.call(chain.asset, calldata(SET_COUNTERPART, OTHER, True), chain.address(0))
+    assert (ok, out) == (False, error_data("asset: only the owner"))
+    with pytest.raises(ConfigError, match="service_owner"):
+        make_config(accounts=0).check()
+    with pytest.raises(ConfigError, match="service_owner"):
+        make_config(service_owner="0x1234").check()
+    make_config(accounts=0, service_owner=owner).check()
+
+
+def test_mint_from_a_service_that_is_not_a_counterpart_fails(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    eoa_id = f"{HUB}:evmB:{chain.address(1)}"  # an account on chain B calling its broker
+    before = supply(chain)
+    for index, src in enumerate((HOSTILE, eoa_id, OTHER.upper()), start=1):
+        receipt = chain.send(
+            chain.broker, interchain_call(src, asset_id, 1, "mint", [mint_arg(amount=500_000)])
+        )
+        assert receipt.receipt.status == 1, index
+        assert names(receipt) == ["ReceiptEvent"]  # no Minted
+        values = abi_decode(
+            ["string", "string", "uint64", "uint8", "bytes", "bytes32"],
+            receipt.receipt.logs[0].data,
+        )
+        assert values[:5] == (src, asset_id, 1, 2, b"asset: source is not a counterpart")
+        assert counters(chain, src, asset_id) == (0, 1, 0)  # the index is consumed
+    assert supply(chain) == before and balance(chain, RECIPIENT) == 0
+    # a counterpart still mints
+    receipt = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    assert names(receipt) == ["Minted", "ReceiptEvent"]
+    assert supply(chain) == before + 300
+
+
+def test_transfer_only_to_a_counterpart(chain: CoreChain) -> None:
+    for dst in (HOSTILE, OTHER.upper(), ""):
+        expect_revert(
+            chain,
+            chain.asset,
+            calldata(TRANSFER, dst, RECIPIENT, 5, 0),
+            "asset: destination is not a counterpart",
+        )
+    assert chain.view(chain.asset, "totalLocked()", ["uint256"]) == 0
+
+
+def test_removed_counterpart_cannot_mint_but_its_calls_settle(chain: CoreChain) -> None:
+    asset_id = chain.full_id(chain.asset)
+    index = _transfer(chain, 70)  # sent while OTHER was a counterpart
+    minted = chain.send(chain.broker, interchain_call(OTHER, asset_id, 1, "mint", [mint_arg()]))
+    assert names(minted) == ["Minted", "ReceiptEvent"]
+    chain.send(chain.asset, calldata(SET_COUNTERPART, OTHER, False))
+    before = supply(chain)
+    refused = chain.send(chain.broker, interchain_call(OTHER, asset_id, 2, "mint", [mint_arg()]))
+    assert names(refused) == ["ReceiptEvent"] and supply(chain) == before
+    expect_revert(
+        chain,
+        chain.asset,
+        calldata(TRANSFER, OTHER, RECIPIENT, 5, 0),
+        "asset: destination is not a counterpart",
+    )
+    # the earlier outgoing call still settles, and the earlier mint can still be undone
+    receipt = chain.send(chain.broker, receipt_call(asset_id, OTHER, index, 1, b"ok", 1))
+    assert names(receipt) == ["Burned", "CallbackEvent"]
+    receipt = chain.send(chain.broker, receipt_call(OTHER, asset_id, 1, 3, b"", 5))
+    assert names(receipt)[0] == "Burned"
+    assert supply(chain) == before - 70 - 300
 
 
 # ---------------------------------------------------------------------- receipts, source side
@@ -602,6 +715,8 @@ def test_supply_conserved_across_two_chains() -> None:
     a = CoreChain(make_config(chain_name="evmA"))
     b = CoreChain(make_config(chain_name="evmB", chain_id=1338))
     a_asset, b_asset = a.full_id(a.asset), b.full_id(b.asset)
+    add_counterparts(a, b_asset)
+    add_counterparts(b, a_asset)
     total = supply(a) + supply(b)
     outcomes = ["success", "fail", "timeout-after-mint", "timeout-before-mint", "success"]
     for index, outcome in enumerate(outcomes, start=1):

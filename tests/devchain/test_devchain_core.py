@@ -341,10 +341,13 @@ def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
             f"0x{'33' * 20}",
             "--relay-threshold",
             "1",
+            "--service-owner",
+            f"0x{'44' * 20}",
         ]
     )
     from_cli = config_from_args(args)
     assert from_cli.chain_id == 78 and from_cli.relay_validators == (f"0x{'33' * 20}",)
+    assert from_cli.service_owner == f"0x{'44' * 20}"
     assert from_cli.port == 8545 and from_cli.chain_name == "evmX"
     for bad in (
         {"threshold": 5},

@@ -12,7 +12,15 @@ import httpx
 import pytest
 import trio
 from coincurve import PrivateKey
-from devchain_helpers import OTHER, Rpc, calldata, interchain_call, make_config, sign_tx
+from devchain_helpers import (
+    OTHER,
+    Rpc,
+    add_counterpart,
+    calldata,
+    interchain_call,
+    make_config,
+    sign_tx,
+)
 from eth_abi import encode as abi_encode
 from eth_account import Account as EthAccount
 
@@ -54,6 +62,7 @@ async def test_restart_keeps_blocks_and_state(tmp_path: Path) -> None:
                 "asset_id": handle.full_id(handle.asset_transfer),
             }
             await rpc.transact(handle.accounts[0], DEAD, value=123)
+            await add_counterpart(rpc, handle.accounts[0], handle.asset_transfer, OTHER)
             await rpc.transact(
                 handle.accounts[0], handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 5, 0)
             )
@@ -74,7 +83,7 @@ async def test_restart_keeps_blocks_and_state(tmp_path: Path) -> None:
             assert int(await rpc("eth_blockNumber"), 16) == head
             assert await snapshot(rpc, ids, head) == before
             sender = EthAccount.from_key(handle.accounts[0].secret).address
-            assert await rpc("eth_getTransactionCount", sender) == "0x2"
+            assert await rpc("eth_getTransactionCount", sender) == "0x3"
             receipt = await rpc.transact(handle.accounts[0], DEAD, value=1)
             block = await rpc("eth_getBlockByNumber", receipt["blockNumber"], False)
             assert block["parentHash"] == before["hashes"][-1]

@@ -17,6 +17,7 @@ from devchain_helpers import (
     RECEIPT_TOPIC,
     Rpc,
     RpcFailure,
+    add_counterpart,
     calldata,
     error_data,
     hexb,
@@ -100,18 +101,20 @@ async def send_raw(rpc: Rpc, raw: bytes) -> dict[str, Any]:
 async def test_headers_roots_and_seals_recompute(chain: tuple[DevchainHandle, Rpc]) -> None:
     handle, rpc = chain
     key = handle.accounts[0]
-    raws = [
-        sign_tx(key, handle.chain_id, n, DEAD, value=n + 1, tx_type=t)
-        for n, t in enumerate((0, 1, 2))
+    counterpart = calldata("setCounterpart(string,bool)", OTHER, True)  # the owner's
+    raws = [sign_tx(key, handle.chain_id, 0, handle.asset_transfer, counterpart)]
+    raws += [
+        sign_tx(key, handle.chain_id, n, DEAD, value=n, tx_type=t)
+        for n, t in enumerate((0, 1, 2), start=1)
     ]
     raws.append(
         sign_tx(
-            key, handle.chain_id, 3, handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 5, 0)
+            key, handle.chain_id, 4, handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 5, 0)
         )
     )
     raws.append(
         sign_tx(
-            key, handle.chain_id, 4, handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 0, 0)
+            key, handle.chain_id, 5, handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 0, 0)
         )
     )
     hashes = [await rpc("eth_sendRawTransaction", "0x" + raw.hex()) for raw in raws]
@@ -121,9 +124,10 @@ async def test_headers_roots_and_seals_recompute(chain: tuple[DevchainHandle, Rp
         "0x1",
         "0x1",
         "0x1",
+        "0x1",
         "0x0",
     ]  # zero amount reverts
-    assert [r["type"] for r in receipts] == ["0x0", "0x1", "0x2", "0x2", "0x2"]
+    assert [r["type"] for r in receipts] == ["0x2", "0x0", "0x1", "0x2", "0x2", "0x2"]
 
     info = await rpc("relayhub_getValidators")
     validators, threshold = info["validators"], info["threshold"]
@@ -188,6 +192,7 @@ async def test_eth_transfer_signed_with_eth_account(chain: tuple[DevchainHandle,
 async def test_broker_calls_over_json_rpc(chain: tuple[DevchainHandle, Rpc]) -> None:
     handle, rpc = chain
     asset_id = handle.full_id(handle.asset_transfer)
+    await add_counterpart(rpc, handle.accounts[0], handle.asset_transfer, OTHER)
     # emitInterchain through AssetTransfer.transfer
     receipt = await rpc.transact(
         handle.accounts[0], handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 42, 9)
@@ -274,6 +279,7 @@ async def test_broker_calls_over_json_rpc(chain: tuple[DevchainHandle, Rpc]) -> 
 
 async def test_get_logs_filters(chain: tuple[DevchainHandle, Rpc]) -> None:
     handle, rpc = chain
+    await add_counterpart(rpc, handle.accounts[0], handle.asset_transfer, OTHER)
     first = await rpc.transact(
         handle.accounts[0], handle.asset_transfer, calldata(TRANSFER, OTHER, DEAD, 1, 0)
     )
@@ -281,7 +287,9 @@ async def test_get_logs_filters(chain: tuple[DevchainHandle, Rpc]) -> None:
         handle.accounts[0], handle.data_swap, calldata("set(string,bytes)", "k", b"v")
     )
     everything = await rpc("eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"})
-    assert [x["transactionHash"] for x in everything] == [first["transactionHash"]] * 2 + [
+    counterpart_set = "0x" + keccak(b"CounterpartSet(string,bool)").hex()
+    assert [x["topics"][0] for x in everything[:1]] == [counterpart_set]
+    assert [x["transactionHash"] for x in everything[1:]] == [first["transactionHash"]] * 2 + [
         second["transactionHash"]
     ]
     by_address = await rpc(
@@ -300,7 +308,7 @@ async def test_get_logs_filters(chain: tuple[DevchainHandle, Rpc]) -> None:
     assert await rpc("eth_getLogs", {"fromBlock": "0x0", "topics": [None, "0x" + "00" * 32]}) == []
     assert len(await rpc("eth_getLogs", {"blockHash": second["blockHash"]})) == 1
     assert await rpc("eth_getLogs", {"fromBlock": second["blockNumber"], "toBlock": "0x0"}) == []
-    assert all(x["logIndex"] == hex(i) for i, x in enumerate(everything[:2]))
+    assert all(x["logIndex"] == hex(i) for i, x in enumerate(everything[1:3]))
 
 
 async def test_batches_and_errors(chain: tuple[DevchainHandle, Rpc]) -> None:
@@ -385,6 +393,7 @@ async def test_batches_and_errors(chain: tuple[DevchainHandle, Rpc]) -> None:
 async def test_estimate_gas_and_evm_mine(chain: tuple[DevchainHandle, Rpc]) -> None:
     handle, rpc = chain
     sender = EthAccount.from_key(handle.accounts[0].secret).address
+    await add_counterpart(rpc, handle.accounts[0], handle.asset_transfer, OTHER)
     data = "0x" + calldata(TRANSFER, OTHER, DEAD, 3, 0).hex()
     estimate = int(
         await rpc("eth_estimateGas", {"from": sender, "to": handle.asset_transfer, "data": data}),
@@ -398,3 +407,4 @@ async def test_estimate_gas_and_evm_mine(chain: tuple[DevchainHandle, Rpc]) -> N
     assert int(await rpc("eth_blockNumber"), 16) == head + 1
     info = await rpc("relayhub_getChainInfo")
     assert info["broker"] == handle.broker and info["chainName"] == handle.config.chain_name
+    assert info["serviceOwner"] == EthAccount.from_key(handle.accounts[0].secret).address.lower()

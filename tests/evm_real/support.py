@@ -206,6 +206,12 @@ async def deploy_side(
     return Side(chain, broker, asset, data)
 
 
+async def pair_asset_transfers(owner: bytes, a: Side, b: Side) -> None:
+    """The owner (deployer) registers each side's AssetTransfer with the other's."""
+    await a.asset.transact(owner, "setCounterpart", b.asset_id, True)
+    await b.asset.transact(owner, "setCounterpart", a.asset_id, True)
+
+
 #: Relay validator keys 1, 2, 3 (public test keys); any two of them form a quorum.
 RELAY_VALIDATORS = [Account.from_key(f"{i + 1:064x}") for i in range(3)]
 RELAY_THRESHOLD = 2
@@ -216,6 +222,7 @@ async def deploy_world(rpc: JsonRpc, keys: Sequence[bytes]) -> World:
     validators = [v.address for v in RELAY_VALIDATORS]
     a = await deploy_side(rpc, deployer, CHAIN_A, validators, RELAY_THRESHOLD)
     b = await deploy_side(rpc, deployer, CHAIN_B, validators, RELAY_THRESHOLD)
+    await pair_asset_transfers(deployer, a, b)
     return World(rpc, Relay(RELAY_VALIDATORS, RELAY_THRESHOLD), a, b, deployer, gateway, user)
 
 

@@ -140,13 +140,17 @@ class Env:
         expect: str | None = OK,
         mine: bool = False,
         data: bytes | None = None,
+        caller: str | None = None,
     ) -> Step:
         """eth_call, then send: a success is mined (its logs recorded); a revert is
-        recorded, and also mined (status and logs recorded) when ``mine`` is set."""
+        recorded, and also mined (status and logs recorded) when ``mine`` is set.
+        ``caller`` makes the eth_call from another (unfunded) account; it is never sent."""
         calldata = contract.artifact.encode_call(function, *args) if data is None else data
         record: dict[str, Any] = {}
         try:
-            returned = await call(contract.rpc, contract.address, calldata, sender=self.sender)
+            returned = await call(
+                contract.rpc, contract.address, calldata, sender=caller or self.sender
+            )
             record.update(ok=True, returned="0x" + returned.hex())
         except RpcError as exc:
             if "revert" not in exc.message.lower():
@@ -154,7 +158,9 @@ class Env:
             revert = exc.revert_data or b""
             record.update(ok=False, revert="0x" + revert.hex(), reason=decode_revert_reason(revert))
         step = Step(name, expect, record)
-        if record["ok"] or mine:
+        if caller is not None:
+            assert not record["ok"] and not mine, f"{name}: a call from {caller} is never sent"
+        elif record["ok"] or mine:
             receipt = await send_transaction(
                 contract.rpc,
                 self.key,
@@ -192,10 +198,15 @@ class Env:
                 (f"{c} mintCap", side.asset, "mintCap", ()),
                 (f"{c} asset.broker", side.asset, "broker", ()),
                 (f"{c} data.broker", side.data, "broker", ()),
+                (f"{c} asset.owner", side.asset, "owner", ()),
                 (f"{c} balanceOf sender", side.asset, "balanceOf", (self.sender,)),
                 (f"{c} balanceOf recipient", side.asset, "balanceOf", (RECIPIENT,)),
                 (f"{c} valueOf color", side.data, "valueOf", ("color",)),
             ]
+            for service in (a.asset_id, b.asset_id, eoa, a.data_id):
+                queries.append(
+                    (f"{c} isCounterpart {service}", side.asset, "isCounterpart", (service,))
+                )
             for pair, (src, dst, _, _) in pairs.items():
                 for counter in ("outCounter", "inCounter", "callbackCounter"):
                     queries.append((f"{c} {counter} {pair}", side.broker, counter, (src, dst)))
@@ -303,6 +314,43 @@ async def script(e: Env) -> None:
     v0, v1, v2 = RELAY_VALIDATORS
     BEGIN_FAILURE, BEGIN_ROLLBACK = int(TxStatus.BEGIN_FAILURE), int(TxStatus.BEGIN_ROLLBACK)
     await e.views("genesis")
+
+    # The owner (the deployer, dev account 0) pairs the two AssetTransfers.
+    await e.tx(
+        "transfer before B is a counterpart",
+        a.asset,
+        "transfer",
+        B,
+        RECIPIENT,
+        300,
+        0,
+        expect="asset: destination is not a counterpart",
+        mine=True,
+    )
+    await e.tx(
+        "setCounterpart by an outsider",
+        a.asset,
+        "setCounterpart",
+        B,
+        True,
+        expect="asset: only the owner",
+        caller=OUTSIDER.address,
+    )
+    await e.tx("A registers B", a.asset, "setCounterpart", B, True)
+    await e.tx("B registers A", b.asset, "setCounterpart", A, True)
+    await e.tx("A registers B's DataSwap", a.asset, "setCounterpart", b.data_id, True)
+    await e.tx("A drops B's DataSwap", a.asset, "setCounterpart", b.data_id, False)
+    await e.tx(
+        "transfer to a service that is not a counterpart",
+        a.asset,
+        "transfer",
+        b.data_id,
+        RECIPIENT,
+        300,
+        0,
+        expect="asset: destination is not a counterpart",
+    )
+    await e.views("after pairing")
 
     # Outbound transfers A -> B and the transfers the service refuses.
     t = [
@@ -519,9 +567,31 @@ async def script(e: Env) -> None:
             status,
         )
 
-    # Requests emitted directly by an account; odd payloads and a target without code.
+    # Requests emitted directly by an account. A hostile mint first: the account is no
+    # counterpart of B's AssetTransfer, which refuses it (FAILURE, nothing minted).
     eoa = full_id(CHAIN_A, e.sender)
     nocode = full_id(CHAIN_B, "0x" + "de" * 20)
+    hostile = await e.tx(
+        "emit: hostile mint", a.broker, "emitInterchain", B, "mint", [mint_args(RECIPIENT, 999)], 0
+    )
+    request = request_ibtp(e.event(hostile, "InterchainEvent"))
+    done = await e.invoke_interchain("deliver: hostile mint", b, request)
+    receipt = e.event(done, "ReceiptEvent")
+    assert (receipt["typ"], receipt["result"]) == (2, b"asset: source is not a counterpart")
+    await e.invoke_receipt(
+        "receipt at A: hostile mint",
+        a,
+        eoa,
+        B,
+        request.index,
+        2,
+        receipt["result"],
+        int(TxStatus.FAILURE),
+    )
+    await e.views("after a hostile mint")
+    # Then, with the account registered for a while, odd payloads reach the checks
+    # behind the caller's; and a target without code.
+    await e.tx("B registers the account (payload tests)", b.asset, "setCounterpart", eoa, True)
     direct = [
         ("unknown function", B, "burn", [mint_args(RECIPIENT, 1)]),
         ("undecodable args", B, "mint", [b"\x01\x02"]),
@@ -544,6 +614,7 @@ async def script(e: Env) -> None:
             receipt["result"],
             int(TxStatus.FAILURE) if receipt["typ"] == 2 else int(TxStatus.SUCCESS),
         )
+    await e.tx("B drops the account", b.asset, "setCounterpart", eoa, False)
 
     # Service hooks are the broker's only; unknown selectors revert without data.
     await e.tx(

@@ -461,6 +461,61 @@ async def test_service_calls_are_broker_only(world: World) -> None:
         assert reason == "dataswap: only the broker"
 
 
+async def test_mint_only_from_registered_counterparts(world: World) -> None:
+    """An account on chain A emits ``mint`` to B's AssetTransfer through A's broker: the
+    relay proof is valid, but B's service refuses the caller and mints nothing."""
+    with trio.fail_after(TEST_DEADLINE):
+        a, b = world.a, world.b
+        assert await b.asset.call("owner") == (world.deployer_address,)
+        assert await b.asset.call("isCounterpart", a.asset_id) == (True,)
+        attacker = address_of(world.user)
+        attacker_id = full_id(CHAIN_A, attacker)
+        assert await b.asset.call("isCounterpart", attacker_id) == (False,)
+        emitted = await a.broker.transact(
+            world.user, "emitInterchain", b.asset_id, "mint", [mint_args(attacker, 500_000)], 0
+        )
+        event = only(a.broker.events(emitted, "InterchainEvent"))
+        assert event["from"] == attacker_id
+        delivered = await world.deliver_interchain(b, event)
+        receipt = only(b.broker.events(delivered, "ReceiptEvent"))
+        assert (receipt["typ"], receipt["result"]) == (2, b"asset: source is not a counterpart")
+        assert b.asset.events(delivered, "Minted") == []
+        assert await b.asset.call("balanceOf", attacker) == (0,)
+        assert await world.supplies() == (INITIAL_SUPPLY, INITIAL_SUPPLY)
+        assert await b.broker.call("inCounter", attacker_id, b.asset_id) == (1,)
+
+        # Only the owner changes the list; its changes are events.
+        for service in (attacker_id, a.asset_id):
+            reason = await expect_revert(b.asset, world.user, "setCounterpart", service, True)
+            assert reason == "asset: only the owner"
+        changed = await b.asset.transact(world.deployer, "setCounterpart", a.asset_id, False)
+        assert only(b.asset.events(changed, "CounterpartSet")) == {
+            "service": a.asset_id,
+            "allowed": False,
+        }
+        assert await b.asset.call("isCounterpart", a.asset_id) == (False,)
+        reason = await expect_revert(
+            b.asset, world.deployer, "transfer", a.asset_id, attacker, 5, 0
+        )
+        assert reason == "asset: destination is not a counterpart"
+        # A transfer A -> B now fails at B (no longer a counterpart) and A gets its lock back.
+        event = await send_transfer(world, 40, attacker)
+        delivered = await world.deliver_interchain(b, event)
+        receipt = only(b.broker.events(delivered, "ReceiptEvent"))
+        assert (receipt["typ"], receipt["result"]) == (2, b"asset: source is not a counterpart")
+        await world.deliver_receipt(
+            a,
+            a.asset_id,
+            b.asset_id,
+            int(event["index"]),
+            IBTPType.RECEIPT_FAILURE,
+            receipt["result"],
+            TxStatus.FAILURE,
+        )
+        assert await a.asset.call("balanceOf", world.deployer_address) == (INITIAL_SUPPLY,)
+        assert await world.supplies() == (INITIAL_SUPPLY, INITIAL_SUPPLY)
+
+
 @pytest.mark.parametrize("fraction", [0.5, 0.95])
 async def test_starved_service_call_reverts_the_delivery(
     world: World, gas_hungry: Artifact, fraction: float

@@ -8,9 +8,22 @@ import {IInterchainBroker, IInterchainService} from "./IInterchainService.sol";
 /// On success the source burns the locked amount; on failure or timeout it returns it.
 /// A destination rollback burns what that call minted. Summed over chains,
 /// `totalSupply` is conserved once every transfer is final (docs/broker.md).
+///
+/// Who may mint: only the registered **counterparts**, the AssetTransfer services on
+/// other chains that the owner (the deployer) lists with `setCounterpart`. `from` in
+/// `onInterchain` is the full service ID the relay verified on the source chain; a call
+/// from any other service (an account calling the broker directly, another contract)
+/// reverts with "asset: source is not a counterpart", which the broker records as a
+/// RECEIPT_FAILURE. `transfer` only sends to a counterpart too, so a lock is never
+/// burned on the word of a service that is not trusted to mint. Supply is conserved
+/// whatever other services send, as long as every counterpart runs this code.
+/// Removing a counterpart refuses its new mints; calls already sent to or received
+/// from it still settle (callbacks and rollbacks act only on recorded locks / mints).
 contract AssetTransfer is IInterchainService {
     address public immutable broker;
     uint256 public immutable mintCap;
+    /// May change the counterpart list; the deployer.
+    address public immutable owner;
 
     uint256 public totalSupply;
     uint256 public totalLocked;
@@ -30,11 +43,14 @@ contract AssetTransfer is IInterchainService {
     mapping(bytes32 => mapping(uint64 => Lock)) private _locks;
     // keccak256(fromService) => index => what the incoming call minted.
     mapping(bytes32 => mapping(uint64 => Mint)) private _mints;
+    // keccak256(full service ID) => may mint here and receive transfers from here.
+    mapping(bytes32 => bool) private _counterparts;
 
     event Locked(string toService, uint64 index, address indexed sender, address recipient, uint256 amount);
     event Minted(string fromService, uint64 index, address indexed recipient, uint256 amount);
     event Burned(uint256 amount);
     event Unlocked(address indexed sender, uint256 amount);
+    event CounterpartSet(string service, bool allowed);
 
     modifier onlyBroker() {
         require(msg.sender == broker, "asset: only the broker");
@@ -44,15 +60,32 @@ contract AssetTransfer is IInterchainService {
     constructor(address broker_, uint256 initialSupply, uint256 mintCap_) {
         broker = broker_;
         mintCap = mintCap_;
+        owner = msg.sender;
         totalSupply = initialSupply;
         balanceOf[msg.sender] = initialSupply;
     }
 
+    /// Allow (or stop allowing) `service`, a full service ID `hub:chain:0x<address>` with
+    /// the address in lower case as the source broker writes it, to mint here and to be
+    /// the destination of `transfer`. Owner only.
+    function setCounterpart(string calldata service, bool allowed) external {
+        require(msg.sender == owner, "asset: only the owner");
+        _counterparts[keccak256(bytes(service))] = allowed;
+        emit CounterpartSet(service, allowed);
+    }
+
+    /// Whether `service` is a registered counterpart (exact bytes of the full service ID).
+    function isCounterpart(string calldata service) external view returns (bool) {
+        return _counterparts[keccak256(bytes(service))];
+    }
+
     /// Lock `amount` of the caller's balance and ask `toService` to mint it to `recipient`.
+    /// `toService` must be a registered counterpart.
     function transfer(string calldata toService, address recipient, uint256 amount, uint64 timeout)
         external
         returns (uint64 index)
     {
+        require(_counterparts[keccak256(bytes(toService))], "asset: destination is not a counterpart");
         require(amount > 0, "asset: zero amount");
         require(balanceOf[msg.sender] >= amount, "asset: insufficient balance");
         balanceOf[msg.sender] -= amount;
@@ -69,6 +102,7 @@ contract AssetTransfer is IInterchainService {
         onlyBroker
         returns (bytes memory)
     {
+        require(_counterparts[keccak256(bytes(from))], "asset: source is not a counterpart");
         require(keccak256(bytes(func)) == keccak256("mint"), "asset: unknown function");
         require(args.length == 1, "asset: mint takes one argument");
         (address recipient, uint256 amount) = abi.decode(args[0], (address, uint256));

@@ -7,6 +7,14 @@ import {IInterchainBroker, IInterchainService} from "./IInterchainService.sol";
 /// @notice `get` asks the destination for `key`; the destination answers with its value
 /// (or reverts when it has none); the source's callback stores the answer under
 /// `(toService, key)`, readable with `fetched` (docs/broker.md).
+///
+/// Who it serves: **any** caller. `onInterchain` answers `get` for every source
+/// service, because the answer is a read that changes nothing: it is `view`, it returns
+/// a value anyone can already read with `valueOf` (and anyone may `set`), and a refused
+/// or failed call costs the asker only its own request. A service whose answer moves
+/// value or changes state must instead check `from` against an owner-managed list, as
+/// AssetTransfer does. On the source side, `onCallback` stores only answers to this
+/// service's own `get` calls: the broker calls it only for requests this contract sent.
 contract DataSwap is IInterchainService {
     address public immutable broker;
 

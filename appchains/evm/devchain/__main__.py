@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relay-validators", help="comma-separated relay validator addresses")
     p.add_argument("--relay-threshold", type=int, help="relay signatures the broker needs")
     p.add_argument("--accounts", type=int, help="number of funded dev accounts (default 10)")
+    p.add_argument(
+        "--service-owner",
+        help="address that owns the example services (sets AssetTransfer's counterparts; "
+        "default dev account 0)",
+    )
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -73,6 +78,7 @@ def config_from_args(args: argparse.Namespace) -> DevchainConfig:
         "relay_validators",
         "relay_threshold",
         "accounts",
+        "service_owner",
     ):
         value = getattr(args, name)
         if value is not None:

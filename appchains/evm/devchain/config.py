@@ -61,6 +61,8 @@ class DevchainConfig:
     broker_address: str = DEFAULT_BROKER
     asset_transfer_address: str = DEFAULT_ASSET_TRANSFER
     data_swap_address: str = DEFAULT_DATA_SWAP
+    # owner of the example services (AssetTransfer's setCounterpart); "" = dev account 0
+    service_owner: str = ""
     gas_limit: int = 30_000_000
     base_fee: int = 1_000_000_000
     genesis_timestamp: int = 0
@@ -93,6 +95,10 @@ class DevchainConfig:
             _address(getattr(self, name), name)
         for text in self.relay_validators:
             _address(text, "relay_validators")
+        if self.service_owner:
+            _address(self.service_owner, "service_owner")
+        elif self.accounts < 1:
+            raise ConfigError("service_owner is required when accounts = 0 (no dev account 0)")
         if len({a.lower() for a in self.relay_validators}) != len(self.relay_validators):
             raise ConfigError("relay_validators has duplicates")
         if self.block_interval <= 0 or self.empty_block_interval < 0:

@@ -43,6 +43,7 @@ class DevchainSetup:
     broker: bytes
     asset_transfer: bytes
     data_swap: bytes
+    service_owner: bytes  # AssetTransfer's owner: config.service_owner, else dev account 0
 
     @property
     def validators(self) -> tuple[bytes, ...]:
@@ -78,6 +79,11 @@ def make_setup(config: DevchainConfig, seed: str) -> DevchainSetup:
         broker=parse_address(config.broker_address),
         asset_transfer=parse_address(config.asset_transfer_address),
         data_swap=parse_address(config.data_swap_address),
+        service_owner=(
+            parse_address(config.service_owner)
+            if config.service_owner
+            else address_of_key(account_keys[0])
+        ),
     )
 
 
@@ -103,6 +109,7 @@ def build_genesis(setup: DevchainSetup) -> ChainState:
             setup.broker,
             config.mint_cap,
             {a: config.token_balance for a in accounts},
+            setup.service_owner,
         ),
         DataSwap(setup.data_swap, setup.broker),
     ]

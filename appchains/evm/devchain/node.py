@@ -368,6 +368,7 @@ class DevchainNode:
             "broker": address_hex(setup.broker),
             "assetTransfer": address_hex(setup.asset_transfer),
             "dataSwap": address_hex(setup.data_swap),
+            "serviceOwner": address_hex(setup.service_owner),
             "relayValidators": [address_hex(a) for a in setup.relay_validators],
             "relayThreshold": config.relay_threshold,
             "validators": [address_hex(a) for a in setup.validators],

@@ -4,7 +4,13 @@ Same ABI, return data, revert data and events as
 ``appchains/evm/contracts/AssetTransfer.sol`` and ``DataSwap.sol``. Only the
 broker may call the ``IInterchainService`` functions. Genesis stands in for the
 Solidity constructors: AssetTransfer's initial supply is spread over the
-configured holders instead of going to a deployer.
+configured holders instead of going to a deployer, and its owner (the Solidity
+deployer, ``msg.sender``) is given explicitly.
+
+AssetTransfer mints only for its registered counterparts and transfers only to
+them; the owner sets them by transaction (``setCounterpart``), as on a real
+chain, so genesis starts with none (docs/broker.md, "Authenticating the caller").
+DataSwap answers any caller: its answer is a read.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ LOCKED_EVENT = abi_event("Locked(string,uint64,address indexed,address,uint256)"
 MINTED_EVENT = abi_event("Minted(string,uint64,address indexed,uint256)")
 BURNED_EVENT = abi_event("Burned(uint256)")
 UNLOCKED_EVENT = abi_event("Unlocked(address indexed,uint256)")
+COUNTERPART_SET_EVENT = abi_event("CounterpartSet(string,bool)")
 VALUE_SET_EVENT = abi_event("ValueSet(string,bytes)")
 VALUE_FETCHED_EVENT = abi_event("ValueFetched(string,string,bytes)")
 
@@ -66,16 +73,22 @@ class AssetTransfer(NativeContract):
     NAME = "AssetTransfer"
 
     def __init__(
-        self, address: bytes, broker: bytes, mint_cap: int, holders: Mapping[bytes, int]
+        self,
+        address: bytes,
+        broker: bytes,
+        mint_cap: int,
+        holders: Mapping[bytes, int],
+        owner: bytes,
     ) -> None:
         super().__init__(address)
         self.broker = broker
         self.mint_cap = mint_cap
         self.holders = dict(holders)
+        self.owner = owner
 
     def genesis_storage(self) -> dict[bytes, bytes]:
         # constructor parameters (Solidity immutables) recorded so genesis commits to them
-        storage = {self.key(b"config"): rlp_encode([self.broker, self.mint_cap])}
+        storage = {self.key(b"config"): rlp_encode([self.broker, self.mint_cap, self.owner])}
         storage.update(
             {self.key(b"bal", a): encode_uint(v) for a, v in sorted(self.holders.items())}
         )
@@ -92,10 +105,22 @@ class AssetTransfer(NativeContract):
         self.store_uint(env, value, *key)
         return value
 
+    def _is_counterpart(self, env: Env, service: bytes) -> bool:
+        return bool(self.load(env, b"peer", keccak(service)))
+
+    # -- owner functions
+    @abi_function("setCounterpart(string,bool)")
+    def set_counterpart(self, msg: Msg, service: bytes, allowed: bool) -> None:
+        env = msg.env
+        require(msg.sender == self.owner, "asset: only the owner")
+        self.store(env, b"\x01" if allowed else b"", b"peer", keccak(service))
+        env.emit_event(COUNTERPART_SET_EVENT, self.address, service, allowed)
+
     # -- user functions
     @abi_function("transfer(string,address,uint256,uint64)", "uint64")
     def transfer(self, msg: Msg, dst: bytes, recipient: bytes, amount: int, timeout: int) -> int:
         env = msg.env
+        require(self._is_counterpart(env, dst), "asset: destination is not a counterpart")
         require(amount > 0, "asset: zero amount")
         require(self.load_uint(env, b"bal", msg.sender) >= amount, "asset: insufficient balance")
         self._add(env, -amount, b"bal", msg.sender)
@@ -113,6 +138,7 @@ class AssetTransfer(NativeContract):
     ) -> bytes:
         env = msg.env
         self._only_broker(msg)
+        require(self._is_counterpart(env, src), "asset: source is not a counterpart")
         require(func == b"mint", "asset: unknown function")
         require(len(args) == 1, "asset: mint takes one argument")
         recipient, amount = _decode_arg(["address", "uint256"], args[0])
@@ -193,6 +219,14 @@ class AssetTransfer(NativeContract):
     @abi_function("broker()", "address")
     def broker_(self, msg: Msg) -> bytes:
         return self.broker
+
+    @abi_function("owner()", "address")
+    def owner_(self, msg: Msg) -> bytes:
+        return self.owner
+
+    @abi_function("isCounterpart(string)", "bool")
+    def is_counterpart(self, msg: Msg, service: bytes) -> bool:
+        return self._is_counterpart(msg.env, service)
 
     @abi_function("lockOf(string,uint64)", "address,uint256")
     def lock_of(self, msg: Msg, dst: bytes, index: int) -> tuple[bytes, int]:
