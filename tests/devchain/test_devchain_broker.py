@@ -613,8 +613,8 @@ def test_emit_to_a_service_on_this_chain_is_refused(chain: CoreChain) -> None:
     local = chain.full_id(chain.dataswap)
     expect_revert(
         chain,
-        chain.asset,
-        calldata(TRANSFER, local, RECIPIENT, 5, 0),
+        chain.dataswap,
+        calldata("get(string,string,uint64)", local, "k", 0),
         "broker: to is on this chain",
     )
 
