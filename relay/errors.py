@@ -13,6 +13,7 @@ Ranges:
 * 4xxx interchain: indices, states, timeouts
 * 5xxx proofs (51xx notary, 52xx EVM, 53xx Fabric, 54xx FISCO)
 * 6xxx node: capacity, lookups, storage
+* 8xxx chain side: what an app chain answered a gateway (never sent by the relay)
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ class Code(IntEnum):
     LEDGER_INCONSISTENT = 6005
     CONFIG = 6006
     UPSTREAM_UNAVAILABLE = 6007
+
+    # 8xxx chain side (gateway <-> app chain; never sent by the relay)
+    #: The destination chain refused a delivery (its broker reverted); the gateway
+    #: retries it a bounded number of times, then sets it aside (docs/gateway.md).
+    DELIVERY_REFUSED = 8001
 
 
 #: HTTP status for each code; anything not listed is a 400.

@@ -45,7 +45,12 @@ def test_nothing_to_do_when_counters_agree() -> None:
         (Code.NONCE_GAP, SubmitAction.RETRY),
         (Code.UNAUTHORIZED, SubmitAction.FATAL),
         (Code.UNKNOWN_CHAIN, SubmitAction.FATAL),
-        (Code.NON_CANONICAL, SubmitAction.FATAL),
+        # A message the relay cannot decode or will never route: kept for an operator,
+        # never a reason to stop (any user may pick the fields a broker emits).
+        (Code.NON_CANONICAL, SubmitAction.SET_ASIDE),
+        (Code.BAD_SERVICE_ID, SubmitAction.SET_ASIDE),
+        (Code.SAME_CHAIN, SubmitAction.SET_ASIDE),
+        (Code.WRONG_HUB, SubmitAction.SET_ASIDE),
         (5219, SubmitAction.RETRY),  # a family proof refusal
         (Code.NOTARY_BELOW_THRESHOLD, SubmitAction.RETRY),
         (7001, SubmitAction.RETRY),  # relay unreachable (SDK)

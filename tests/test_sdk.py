@@ -728,3 +728,39 @@ def test_sync_client_end_to_end(tmp_path: Any) -> None:
         assert ca.account_info()["nonce"] == 3
         blk = ca.block(1, txs=True)
         assert blk["txs"][0]["kind"] == "chain.register"
+
+
+# --- a timeout that cannot work ------------------------------------------------------
+
+
+class _NeverEmits:
+    """A source-chain connector that must not be reached: the timeout is refused first."""
+
+    service_id = f"{HUB}:A:svc"
+
+    async def emit(
+        self, dst_service: str, func: str, args: list[bytes], timeout: int
+    ) -> tuple[str, str, int]:
+        raise AssertionError("emitted a call whose timeout cannot work")
+
+
+@pytest.mark.parametrize("blocks", [1, 2, -1])
+def test_call_refuses_a_timeout_that_cannot_work(blocks: int) -> None:
+    """timeout_blocks 1 or 2 expires before a receipt can be recorded; the SDK says so
+    before anything is emitted (no relay needed: nothing is sent)."""
+    with RelayClient("http://127.0.0.1:9") as client, pytest.raises(RelayError) as err:
+        client.call(
+            f"{HUB}:A:svc", f"{HUB}:B:svc", "f", [], via=_NeverEmits(), timeout_blocks=blocks
+        )
+    assert err.value.code == Code.TIMEOUT_EXPIRED
+    assert "timeout_blocks" in err.value.message
+
+
+async def test_async_call_refuses_a_timeout_that_cannot_work() -> None:
+    async with AsyncRelayClient("http://127.0.0.1:9") as client:
+        with pytest.raises(RelayError) as err:
+            await client.call(
+                f"{HUB}:A:svc", f"{HUB}:B:svc", "f", [], via=_NeverEmits(), timeout_blocks=1
+            )
+    assert err.value.code == Code.TIMEOUT_EXPIRED
+    assert err.value.details["minimum"] == 3

@@ -46,6 +46,24 @@ class DeliveryOutcome(Enum):
     ALREADY_DONE = "already_done"
 
 
+class DeliveryRefused(RelayError):
+    """The chain refused some deliveries of a list for a reason of its own (its broker
+    reverted: a relay proof it does not accept, a service ID it cannot parse, an index
+    out of its order...). ``refused`` maps positions in the list to the chain's reason;
+    every other delivery was applied or was already done. The runtime retries a
+    refused delivery a bounded number of times, then sets it aside (docs/gateway.md)."""
+
+    def __init__(self, refused: dict[int, str], total: int) -> None:
+        first = min(refused)
+        super().__init__(
+            Code.DELIVERY_REFUSED,
+            f"the chain refused {len(refused)} of {total} deliveries "
+            f"(first at position {first}: {refused[first]})",
+            refused={str(k): v for k, v in sorted(refused.items())},
+        )
+        self.refused = dict(refused)
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerCounters:
     """The broker's view of one pair (from -> to)."""
@@ -86,8 +104,13 @@ class Adapter(Protocol):
     async def deliver(self, deliveries: list[Delivery]) -> list[DeliveryOutcome]:
         """Execute relay-routed IBTPs on the broker, in order (an adapter may pipeline
         them). Idempotent: a delivery the broker already applied is ALREADY_DONE and
-        changes nothing. Raises if any delivery could not be applied; the runtime
-        then retries the whole list."""
+        changes nothing.
+
+        Raises :class:`DeliveryRefused` naming the deliveries the chain refused (every
+        other one was applied or already done): the runtime retries those a bounded
+        number of times, then sets them aside. Raises anything else (OSError,
+        RelayError) when the chain could not be asked at all: the runtime retries the
+        whole list with backoff."""
         ...
 
     async def counters(self, src: str, dst: str) -> BrokerCounters: ...

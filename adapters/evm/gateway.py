@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
-from adapters.base import BrokerCounters, Delivery, DeliveryOutcome, PollResult
+from adapters.base import BrokerCounters, Delivery, DeliveryOutcome, DeliveryRefused, PollResult
 from adapters.evm.client import EvmSender, selector
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.mpt import build_receipt_proofs, encode_receipt_json
@@ -359,6 +359,7 @@ class EvmAdapter:
             failed = [i for (i, _), ok in zip(calls, receipts, strict=True) if not ok]
             for i, _ in calls:
                 outcomes[i] = DeliveryOutcome.EXECUTED
+            refused: dict[int, str] = {}
             for i in failed:
                 d = deliveries[i]
                 # A reverted delivery is fine only if the broker already has it.
@@ -366,14 +367,31 @@ class EvmAdapter:
                     if (await self.counters(d.ibtp.src, d.ibtp.dst)).inbound >= d.ibtp.index:
                         outcomes[i] = DeliveryOutcome.ALREADY_DONE
                         continue
-                elif await self._already_applied(self._invoke_receipt_data(d)):
-                    outcomes[i] = DeliveryOutcome.ALREADY_DONE
-                    continue
-                raise RelayError(
-                    Code.PROOF_INVALID,
-                    f"broker reverted delivery #{d.seq} ({d.ibtp.id}, {d.ibtp.type.name})",
+                    data = self._invoke_interchain_data(d)
+                else:
+                    data = self._invoke_receipt_data(d)
+                    if await self._already_applied(data):
+                        outcomes[i] = DeliveryOutcome.ALREADY_DONE
+                        continue
+                refused[i] = (
+                    f"broker reverted delivery #{d.seq} ({d.ibtp.id}, {d.ibtp.type.name}): "
+                    f"{await self._revert_of(data)}"
                 )
+            if refused:
+                raise DeliveryRefused(refused, len(deliveries))
         return [o if o is not None else DeliveryOutcome.EXECUTED for o in outcomes]
+
+    async def _revert_of(self, data: bytes) -> str:
+        """The broker's revert reason for ``data`` now (eth_call), for the operator."""
+        try:
+            await self.rpc.call(
+                "eth_call",
+                {"from": self.sender.address, "to": self.config.broker, "data": "0x" + data.hex()},
+                "latest",
+            )
+        except RpcError as exc:
+            return _revert_reason(exc.details.get("data")) or exc.message
+        return "reverted when mined (it passes eth_call now: it may succeed on a retry)"
 
     def _invoke_interchain_data(self, d: Delivery) -> bytes:
         ib = d.ibtp

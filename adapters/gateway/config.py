@@ -40,6 +40,17 @@ def parse_duration(value: Any) -> float:
     return n / 1000 if unit == "ms" else n * 60 if unit == "m" else n
 
 
+def _admin_address(value: Any) -> str | None:
+    if value is None:
+        return None
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise RelayError(
+            Code.CONFIG, f'[gateway] admin {value!r}: use "host:port", e.g. "127.0.0.1:8720"'
+        )
+    return f"{host}:{int(port)}"
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     relay: str
@@ -51,6 +62,11 @@ class GatewayConfig:
     poll_interval: float = 0.2
     batch: int = 500
     max_backoff: float = 5.0
+    #: Attempts at a delivery the chain refuses (or a submission the relay refuses for
+    #: a reason that may pass) before it is set aside.
+    max_attempts: int = 8
+    #: ``"host:port"`` of the admin endpoint (health, metrics, set-aside items), or None.
+    admin: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base: Path = Path(".")) -> GatewayConfig:
@@ -66,6 +82,9 @@ class GatewayConfig:
         batch = int(gw.get("batch", 500))
         if not 1 <= batch <= 4096:
             raise RelayError(Code.CONFIG, "[gateway] batch must be 1..4096")
+        max_attempts = gw.get("max_attempts", 8)
+        if type(max_attempts) is not int or not 1 <= max_attempts <= 1000:
+            raise RelayError(Code.CONFIG, "[gateway] max_attempts must be an integer 1..1000")
         return cls(
             relay=str(gw["relay"]),
             key=(base / str(gw["key"])).resolve(),
@@ -76,6 +95,8 @@ class GatewayConfig:
             poll_interval=parse_duration(gw.get("poll_interval", "200ms")),
             batch=batch,
             max_backoff=parse_duration(gw.get("max_backoff", "5s")),
+            max_attempts=max_attempts,
+            admin=_admin_address(gw.get("admin")),
         )
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -12,9 +13,10 @@ import trio
 
 from adapters.base import AdapterRegistry
 from adapters.gateway.config import GatewayConfig
+from adapters.gateway.parked import ParkedStore
 from adapters.gateway.runtime import open_gateway
 from relay.crypto import read_key_file
-from relay.errors import RelayError
+from relay.errors import Code, RelayError
 from relay.sdk.aio import AsyncRelayClient
 
 log = logging.getLogger("relayhub.gateway")
@@ -43,12 +45,63 @@ async def run_gateway(config: GatewayConfig) -> None:
                 return
 
 
+USAGE = """usage: relayhub gateway start  --config gateway.toml [-v]
+       relayhub gateway parked --config gateway.toml [--json]
+       relayhub gateway retry  --config gateway.toml (--all | --key KEY)"""
+
+
 def cli(argv: list[str]) -> int:
-    """``relayhub gateway start --config FILE`` (the ``relayhub.commands`` entry point)."""
-    if not argv or argv[0] != "start":
-        print("usage: relayhub gateway start --config gateway.toml [-v]", file=sys.stderr)
+    """``relayhub gateway start|parked|retry --config FILE`` (the ``relayhub.commands``
+    entry point)."""
+    if not argv or argv[0] not in ("start", "parked", "retry"):
+        print(USAGE, file=sys.stderr)
         return 2
-    return main(argv[1:])
+    if argv[0] == "start":
+        return main(argv[1:])
+    return parked_main(argv[0], argv[1:])
+
+
+def parked_main(command: str, argv: list[str]) -> int:
+    """List set-aside items, or ask the (running or next) gateway to retry them. Reads
+    and writes ``data_dir/parked.sqlite3`` directly, so it works whether or not the
+    gateway is running."""
+    p = argparse.ArgumentParser(prog=f"relayhub gateway {command}")
+    p.add_argument("--config", type=Path, required=True, help="gateway TOML file")
+    if command == "parked":
+        p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    else:
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument("--all", action="store_true", help="retry every set-aside item")
+        which.add_argument("--key", help="the item's key, as `parked` lists it (d:SEQ, s:...)")
+    args = p.parse_args(argv)
+    try:
+        config = GatewayConfig.load(args.config)
+    except RelayError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+    store = ParkedStore(config.data_dir / "parked.sqlite3")
+    try:
+        if command == "retry":
+            marked = store.request_retry(None if args.all else args.key)
+            if not marked:
+                print(f"error [{Code.NOT_FOUND}]: no set-aside item {args.key!r}", file=sys.stderr)
+                return 2
+            print(f"{marked} item(s) marked; the gateway sends them again within seconds")
+            return 0
+        items = store.items()
+        if args.json:
+            print(json.dumps({"items": [i.to_json() for i in items]}, indent=2))
+            return 0
+        if not items:
+            print(f"nothing set aside for chain {config.chain_id}")
+            return 0
+        for i in items:
+            behind = f" (behind {i.blocked_by})" if i.blocked_by else ""
+            print(f"{i.key}  {i.direction}  {i.ibtp_id}  {i.type.name}  x{i.attempts}{behind}")
+            print(f"    {i.reason}")
+        return 0
+    finally:
+        store.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,9 +48,10 @@ def compute_receipt_checks(
 
 
 class SubmitAction:
-    DROP = "drop"  # the relay will never take this item; move on
+    DROP = "drop"  # the relay has decided this item already (late, a duplicate); move on
+    SET_ASIDE = "set_aside"  # the relay will never take this item: keep it for an operator
     FILL_GAP = "fill_gap"  # resend the missing indices first
-    RETRY = "retry"  # transient: back off and retry the same items
+    RETRY = "retry"  # may pass later: back off and retry, a bounded number of times
     FATAL = "fatal"  # configuration problem: stop and tell the operator
 
 
@@ -60,8 +61,9 @@ _ACTIONS: dict[int, str] = {
     Code.LATE_RECEIPT: SubmitAction.DROP,
     Code.INVALID_TRANSITION: SubmitAction.DROP,
     Code.CONFLICTING_DUPLICATE: SubmitAction.DROP,
-    Code.TIMEOUT_EXPIRED: SubmitAction.DROP,
-    Code.SAME_CHAIN: SubmitAction.DROP,
+    # The chain emitted a message no relay of this hub routes (a user may call any ID).
+    Code.SAME_CHAIN: SubmitAction.SET_ASIDE,
+    Code.WRONG_HUB: SubmitAction.SET_ASIDE,
     Code.UNKNOWN_IBTP: SubmitAction.RETRY,
     Code.MEMPOOL_FULL: SubmitAction.RETRY,
     Code.SHUTTING_DOWN: SubmitAction.RETRY,
@@ -74,14 +76,17 @@ _ACTIONS: dict[int, str] = {
 
 
 def decide_on_refusal(err: RelayError) -> str:
-    """What to do with the item a refusal names. Proof refusals are retried (the
-    relay may not yet know a rotated trust root; the chain may still be syncing)."""
+    """What to do with the item a refusal names. Proof refusals are retried a bounded
+    number of times (the relay may not yet know a rotated trust root; the chain may
+    still be syncing), then set aside. An item the relay cannot decode (1xxx) is set
+    aside at once: its chain's broker emitted fields no IBTP can carry (any user may
+    pick a destination ID), and stopping the gateway for it would let one user stall
+    every pair of the chain."""
     action = _ACTIONS.get(err.code)
     if action is not None:
         return action
     if 5000 <= err.code < 6000:
         return SubmitAction.RETRY
     if 1000 <= err.code < 2000:
-        # The adapter built a message the relay cannot decode: a bug, not a retry.
-        return SubmitAction.FATAL
+        return SubmitAction.SET_ASIDE
     return SubmitAction.RETRY

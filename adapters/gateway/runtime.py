@@ -20,6 +20,16 @@ by a saver task (a crash repeats at most that much work, as no-ops).
 
 Retries back off exponentially up to ``max_backoff``; memory stays bounded (one
 poll batch and one stream page at a time).
+
+Nothing blocks the entries behind it for good: a delivery the chain refuses
+(:class:`~adapters.base.DeliveryRefused`) or a submission the relay refuses for a
+reason that may pass is retried ``max_attempts`` times, then **set aside**
+(:mod:`adapters.gateway.parked`: persisted, counted, logged, listed by
+``relayhub gateway parked``), and the gateway goes on. Only requests of the same
+ordered pair wait behind a set-aside request (they are set aside with it, marked
+``blocked_by``); an operator's ``relayhub gateway retry`` sends them again, in order.
+A refusal that can never pass (a message the relay cannot decode, a same-chain or
+other-hub request) is set aside at once. So a permanent refusal never spins.
 """
 
 from __future__ import annotations
@@ -34,8 +44,17 @@ from typing import Any
 
 import trio
 
-from adapters.base import Adapter, Delivery, PollResult
+from adapters.base import Adapter, Delivery, DeliveryRefused, PollResult
 from adapters.gateway.config import GatewayConfig
+from adapters.gateway.parked import (
+    DELIVER,
+    SUBMIT,
+    ParkedItem,
+    ParkedStore,
+    delivery_key,
+    now,
+    submission_key,
+)
 from adapters.gateway.plan import (
     SubmitAction,
     compute_receipt_checks,
@@ -52,6 +71,8 @@ log = logging.getLogger("relayhub.gateway")
 MAX_TX_PAYLOAD = 4 * 1024 * 1024
 #: Seconds between two saves of the gateway's positions (see Gateway.serve_saver).
 STATE_SAVE_INTERVAL = 0.25
+#: Seconds between two looks for operator retry requests of set-aside items.
+PARKED_CHECK_INTERVAL = 1.0
 
 
 class GatewayState:
@@ -82,6 +103,7 @@ class GatewayStats:
         self.dropped = 0
         self.resent = 0
         self.retries = 0
+        self.set_aside = 0
 
 
 class Gateway:
@@ -90,8 +112,10 @@ class Gateway:
         self.adapter = adapter
         self.client = client  # relay.sdk.AsyncRelayClient signing as the gateway key
         self.state = GatewayState(config.data_dir)
+        self.parked = ParkedStore(config.data_dir / "parked.sqlite3")
         self.stats = GatewayStats()
         self.chain_id = adapter.chain_id
+        self.admin_url: str | None = None
         self._dirty = trio.Event()
 
     def mark_progress(self) -> None:
@@ -121,8 +145,16 @@ class Gateway:
     # --- submission to the relay ------------------------------------------------
 
     async def submit(self, ibtps: list[IBTP]) -> None:
-        """Submit ``ibtps`` in order until every one is committed or dropped."""
-        pending = list(ibtps)
+        """Submit ``ibtps`` in order until every one is committed, dropped (the relay
+        has decided it already) or set aside (the relay keeps refusing it)."""
+        pending = []
+        for ibtp in ibtps:
+            blocker = self.parked.blocker(SUBMIT, ibtp)
+            if blocker is not None:
+                self._set_aside_submission(ibtp, f"waits behind {blocker}", 0, blocker)
+            else:
+                pending.append(ibtp)
+        attempts: dict[str, int] = {}
         backoff = 0.05
         while pending:
             encoded: list[bytes] = []
@@ -139,20 +171,36 @@ class Gateway:
             except RelayError as err:
                 item = err.details.get("item")
                 action = decide_on_refusal(err)
-                if action == SubmitAction.FATAL:
-                    raise
-                if action == SubmitAction.DROP and isinstance(item, int) and item < len(batch):
-                    dropped = pending.pop(item)
-                    self.stats.dropped += 1
-                    log.warning(
-                        "relay refused %s for good: [%s] %s", dropped.id, err.code, err.message
-                    )
-                    continue
-                if action == SubmitAction.FILL_GAP and isinstance(item, int) and item < len(batch):
-                    missing = await self._fetch_gap(batch[item], int(err.details["expected"]))
-                    if missing:
-                        pending[item:item] = missing
-                        self.stats.resent += len(missing)
+                named = isinstance(item, int) and 0 <= item < len(batch)
+                if action == SubmitAction.FATAL or (not named and action == SubmitAction.SET_ASIDE):
+                    raise  # a misconfiguration (or a gateway bug): stop and say so
+                if named:
+                    assert isinstance(item, int)
+                    target = pending[item]
+                    reason = f"[{err.code}] {err.message}"
+                    if action == SubmitAction.DROP:
+                        pending.pop(item)
+                        self.stats.dropped += 1
+                        log.warning("relay refused %s for good: %s", target.id, reason)
+                        continue
+                    if action == SubmitAction.SET_ASIDE:
+                        pending = self._park_submission(pending, item, reason, 1)
+                        continue
+                    if action == SubmitAction.FILL_GAP:
+                        blocker = self.parked.blocker(SUBMIT, target)
+                        if blocker is not None:
+                            pending = self._park_submission(pending, item, reason, 0, blocker)
+                            continue
+                        missing = await self._fetch_gap(target, int(err.details["expected"]))
+                        if missing:
+                            pending[item:item] = missing
+                            self.stats.resent += len(missing)
+                            continue
+                    # RETRY, or a gap whose messages the chain could not give again
+                    key = submission_key(target)
+                    attempts[key] = attempts.get(key, 0) + 1
+                    if attempts[key] >= self.config.max_attempts:
+                        pending = self._park_submission(pending, item, reason, attempts[key])
                         continue
                 self.stats.retries += 1
                 log.info(
@@ -173,6 +221,57 @@ class Gateway:
             del pending[: len(batch)]
             self.stats.submitted += len(batch)
             backoff = 0.05
+
+    def _park_submission(
+        self, pending: list[IBTP], item: int, reason: str, attempts: int, blocked_by: str = ""
+    ) -> list[IBTP]:
+        """Set ``pending[item]`` aside, and with it every later request of its pair (they
+        cannot be admitted before it); returns what is left to submit."""
+        target = pending[item]
+        self._set_aside_submission(target, reason, attempts, blocked_by)
+        key = submission_key(target)
+        rest = []
+        for i, ibtp in enumerate(pending):
+            if i == item:
+                continue
+            if i > item and self.parked.blocker(SUBMIT, ibtp) is not None:
+                self._set_aside_submission(ibtp, f"waits behind {key}", 0, key)
+                continue
+            rest.append(ibtp)
+        return rest
+
+    def _set_aside_submission(
+        self, ibtp: IBTP, reason: str, attempts: int, blocked_by: str = ""
+    ) -> None:
+        key = submission_key(ibtp)
+        self.parked.add(
+            ParkedItem(
+                key=key,
+                direction=SUBMIT,
+                seq=0,
+                ibtp_id=ibtp.id,
+                type=ibtp.type,
+                src=ibtp.src,
+                dst=ibtp.dst,
+                index=ibtp.index,
+                status=0,
+                ibtp=encode_ibtp(ibtp),
+                sigs=(),
+                reason=reason,
+                attempts=attempts,
+                parked_at=now(),
+                blocked_by=blocked_by,
+            )
+        )
+        self.stats.set_aside += 1
+        log.warning(
+            "set aside submission %s (%s) after %d attempts: %s; "
+            "`relayhub gateway parked` lists it, `relayhub gateway retry` sends it again",
+            ibtp.id,
+            ibtp.type.name,
+            attempts,
+            reason,
+        )
 
     async def _fetch_gap(self, ibtp: IBTP, expected: int) -> list[IBTP]:
         out = []
@@ -300,34 +399,128 @@ class Gateway:
             )
             for e in entries
         ]
+        await self._deliver_round(deliveries)
+        self.state.seq = entries[-1].seq
+        self.mark_progress()
+
+    async def _deliver_round(self, deliveries: list[Delivery]) -> None:
+        """Deliver in order until each delivery is applied or set aside. A refusal by the
+        chain is retried ``max_attempts`` times; a chain that cannot be asked is retried
+        with backoff for as long as it takes (nothing to set aside: no answer yet)."""
+        todo = []
+        for d in deliveries:
+            blocker = self.parked.blocker(DELIVER, d.ibtp)
+            if blocker is not None:
+                self._set_aside_delivery(d, f"waits behind {blocker}", 0, blocker)
+            else:
+                todo.append(d)
+        attempts: dict[int, int] = {}
         backoff = 0.05
-        while True:
+        while todo:
             try:
-                await self.adapter.deliver(deliveries)
-                break
+                await self.adapter.deliver(todo)
+                self.stats.delivered += len(todo)
+                return
+            except DeliveryRefused as refusal:
+                again = []
+                for pos, d in enumerate(todo):
+                    if pos not in refusal.refused:
+                        self.stats.delivered += 1
+                        continue
+                    blocker = self.parked.blocker(DELIVER, d.ibtp)
+                    if blocker is not None:  # an earlier request of its pair was set aside
+                        self._set_aside_delivery(d, f"waits behind {blocker}", 0, blocker)
+                        continue
+                    n = attempts[d.seq] = attempts.get(d.seq, 0) + 1
+                    if n >= self.config.max_attempts:
+                        self._set_aside_delivery(d, refusal.refused[pos], n)
+                    else:
+                        again.append(d)
+                todo = again
+                if not todo:
+                    return
+                self.stats.retries += 1
+                log.info(
+                    "the chain refused %d deliveries (%s); retrying in %.2fs",
+                    len(todo),
+                    refusal.message,
+                    backoff,
+                )
             except (OSError, RelayError, trio.TooSlowError) as exc:
                 self.stats.retries += 1
                 code = exc.code if isinstance(exc, RelayError) else None
                 log.info(
                     "delivery of #%d..#%d failed (%s %s); retrying",
-                    entries[0].seq,
-                    entries[-1].seq,
+                    todo[0].seq,
+                    todo[-1].seq,
                     code,
                     exc,
                 )
-                await trio.sleep(backoff)
-                backoff = min(backoff * 2, self.config.max_backoff)
             except Exception:
                 self.stats.retries += 1
                 log.exception(
-                    "unexpected error delivering #%d..#%d; retrying",
-                    entries[0].seq,
-                    entries[-1].seq,
+                    "unexpected error delivering #%d..#%d; retrying", todo[0].seq, todo[-1].seq
                 )
-                await trio.sleep(self.config.max_backoff)
-        self.state.seq = entries[-1].seq
-        self.mark_progress()
-        self.stats.delivered += len(entries)
+                backoff = self.config.max_backoff
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, self.config.max_backoff)
+
+    def _set_aside_delivery(
+        self, d: Delivery, reason: str, attempts: int, blocked_by: str = ""
+    ) -> None:
+        self.parked.add(
+            ParkedItem(
+                key=delivery_key(d.seq),
+                direction=DELIVER,
+                seq=d.seq,
+                ibtp_id=d.ibtp.id,
+                type=d.ibtp.type,
+                src=d.ibtp.src,
+                dst=d.ibtp.dst,
+                index=d.ibtp.index,
+                status=int(d.status),
+                ibtp=encode_ibtp(d.ibtp),
+                sigs=d.signatures,
+                reason=reason,
+                attempts=attempts,
+                parked_at=now(),
+                blocked_by=blocked_by,
+            )
+        )
+        self.stats.set_aside += 1
+        log.warning(
+            "set aside delivery #%d %s (%s, status %s) after %d attempts: %s; "
+            "`relayhub gateway parked` lists it, `relayhub gateway retry` sends it again",
+            d.seq,
+            d.ibtp.id,
+            d.ibtp.type.name,
+            d.status.name,
+            attempts,
+            reason,
+        )
+
+    async def serve_parked(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Send again, in order, the set-aside items an operator asked to retry
+        (``relayhub gateway retry``). Each is taken out of the store first; one refused
+        again is set aside again, with its new reason."""
+        task_status.started()
+        while True:
+            await trio.sleep(PARKED_CHECK_INTERVAL)
+            deliveries = self.parked.take_retries(DELIVER)
+            if deliveries:
+                self.parked.remove(i.key for i in deliveries)
+                log.info("retrying %d set-aside deliveries", len(deliveries))
+                await self._deliver_round(
+                    [
+                        Delivery(i.seq, decode_ibtp(i.ibtp), TxStatus(i.status), i.sigs)
+                        for i in deliveries
+                    ]
+                )
+            submissions = self.parked.take_retries(SUBMIT)
+            if submissions:
+                self.parked.remove(i.key for i in submissions)
+                log.info("retrying %d set-aside submissions", len(submissions))
+                await self.submit([decode_ibtp(i.ibtp) for i in submissions])
 
     async def _start_and_recover(self) -> None:
         """Connect to the chain and run recovery, waiting (with backoff) for the chain
@@ -358,10 +551,17 @@ class Gateway:
                 await nursery.start(self.serve_saver)
                 await nursery.start(self.serve_executor)
                 await nursery.start(self.serve_monitor)
+                await nursery.start(self.serve_parked)
+                if self.config.admin is not None:
+                    from adapters.gateway.admin import serve_admin
+
+                    host, _, port = self.config.admin.rpartition(":")
+                    self.admin_url = await nursery.start(serve_admin, self, host, int(port))
                 task_status.started(self)
         finally:
             with trio.CancelScope(shield=True):
                 await self.adapter.stop()
+            self.parked.close()
 
 
 @asynccontextmanager

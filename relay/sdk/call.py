@@ -30,6 +30,33 @@ class CallCode:
     ROLLED_BACK = 7005
 
 
+#: The fewest relay blocks a round trip can take: the request is admitted at the
+#: earliest in the next block (h + 1), its receipt in a later one (h + 2), and the
+#: timeout fires when the height reaches it, so it must be at least h + 3.
+MIN_TIMEOUT_BLOCKS = 3
+
+
+def check_timeout_blocks(timeout_blocks: int) -> None:
+    """Refuse a ``timeout_blocks`` that cannot work, before anything is emitted. A
+    request whose timeout has passed when the relay admits it is not lost (it rolls
+    back on both chains, docs/protocol.md §3), but it can never succeed."""
+    if type(timeout_blocks) is not int or timeout_blocks < 0:
+        raise RelayError(
+            Code.TIMEOUT_EXPIRED,
+            f"timeout_blocks must be a non-negative integer, got {timeout_blocks!r}",
+        )
+    if 0 < timeout_blocks < MIN_TIMEOUT_BLOCKS:
+        raise RelayError(
+            Code.TIMEOUT_EXPIRED,
+            f"timeout_blocks={timeout_blocks} expires before a receipt can be recorded "
+            f"(a round trip takes at least {MIN_TIMEOUT_BLOCKS} relay blocks); pass 0 for "
+            f"the hub's default, or {MIN_TIMEOUT_BLOCKS} or more (with a margin: blocks "
+            "come every batch time under load, every idle interval otherwise)",
+            timeout_blocks=timeout_blocks,
+            minimum=MIN_TIMEOUT_BLOCKS,
+        )
+
+
 @runtime_checkable
 class SourceChain(Protocol):
     #: Full service ID the connector calls from (``hub:chain:service``).
@@ -59,8 +86,9 @@ class InterchainFailed(RelayError):
 
 class InterchainRolledBack(RelayError):
     """The call was rolled back without a destination answer (7005). ``details``:
-    ``ibtp_id``, ``timed_out`` (True: no receipt by the timeout height; False: the
-    relay refused to route it), ``history``."""
+    ``ibtp_id``, ``timed_out`` (True: no receipt by the timeout height, or the timeout
+    had already passed at admission; False: the relay refused to route it), ``reason``
+    (why the relay did not route it, when it did not), ``history``."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(CallCode.ROLLED_BACK, message, **details)
@@ -83,15 +111,19 @@ def interpret_final_status(st: IbtpStatus) -> CallResult:
         )
     if st.status == TxStatus.ROLLBACK:
         timed_out = any(s == TxStatus.BEGIN_ROLLBACK for s, _ in st.history)
-        why = (
-            "no receipt arrived before its timeout height"
-            if timed_out
-            else "the relay could not route it (destination unknown, inactive or not allowed)"
-        )
+        # For a request the relay never routed, the record keeps why.
+        reason = st.result.decode("utf-8", errors="replace")
+        if timed_out and reason:
+            why = f"it had timed out before the relay admitted it ({reason})"
+        elif timed_out:
+            why = "no receipt arrived before its timeout height"
+        else:
+            why = f"the relay could not route it ({reason or 'destination not routable'})"
         raise InterchainRolledBack(
             f"{st.id} was rolled back: {why} [{path}]",
             ibtp_id=st.id,
             timed_out=timed_out,
+            reason=reason,
             history=history,
         )
     raise RelayError(Code.INVALID_TRANSITION, f"{st.id} is not final ({st.status.name})")
@@ -114,6 +146,7 @@ async def call_async(
             f"the connector calls from {via.service_id}, not {src_service}; "
             "pass the connector of the source service",
         )
+    check_timeout_blocks(timeout_blocks)
     height = 0
     if timeout_blocks:
         height = int((await client.status())["height"]) + timeout_blocks

@@ -16,7 +16,7 @@ from relay.errors import Code, RelayError
 from relay.ibtp import IBTP, compute_ibtp_id
 from relay.ledger.types import Transaction
 from relay.sdk.base import ClientBase, Flow, drive_sync
-from relay.sdk.call import CallResult, SourceChain, interpret_final_status
+from relay.sdk.call import CallResult, SourceChain, check_timeout_blocks, interpret_final_status
 from relay.sdk.types import IbtpResult, IbtpStatus, OutboundPage, TxResult
 
 T = TypeVar("T")
@@ -124,6 +124,7 @@ class RelayClient(ClientBase):
                 Code.BAD_REQUEST,
                 f"the connector calls from {via.service_id}, not {src_service}",
             )
+        check_timeout_blocks(timeout_blocks)
         height = int(self.status()["height"]) + timeout_blocks if timeout_blocks else 0
         src, dst, index = trio.run(via.emit, dst_service, func, list(args), height)
         st = self.wait_final(compute_ibtp_id(src, dst, index), timeout=timeout)

@@ -1,0 +1,165 @@
+"""The gateway's admin endpoint (I/O shell): health, metrics, set-aside items.
+
+Served only when ``[gateway] admin = "127.0.0.1:PORT"`` is configured, on that
+address (loopback unless the operator says otherwise):
+
+* ``GET /healthz`` — ``{"ok": true, "chain": ..., "checkpoint": n, "seq": n}``;
+* ``GET /metrics`` — Prometheus text, every gateway metric named and described in
+  :data:`METRICS`;
+* ``GET /v1/parked`` — the set-aside items (docs/gateway.md, "Set aside");
+* ``POST /v1/parked/retry`` — body ``{"key": "d:12"}`` (or ``{}`` for all): ask the
+  gateway to send them again; answers ``{"marked": n}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import trio
+from hypercorn.config import Config as HyperConfig
+from hypercorn.trio import serve
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from adapters.gateway.runtime import Gateway
+
+#: name -> (kind, description, how to read it off a gateway)
+METRICS: dict[str, tuple[str, str]] = {
+    "relayhub_gateway_submitted_total": (
+        "counter",
+        "IBTPs from the chain committed by the relay",
+    ),
+    "relayhub_gateway_delivered_total": (
+        "counter",
+        "Relay stream entries applied on the chain (or found already applied)",
+    ),
+    "relayhub_gateway_resent_total": (
+        "counter",
+        "IBTPs re-fetched from the chain and submitted again (gaps, recovery)",
+    ),
+    "relayhub_gateway_dropped_total": (
+        "counter",
+        "Submissions the relay had already decided (late receipts, duplicates)",
+    ),
+    "relayhub_gateway_retries_total": (
+        "counter",
+        "Retries of a refused or failed submission or delivery",
+    ),
+    "relayhub_gateway_set_aside_total": (
+        "counter",
+        "Deliveries or submissions set aside after their attempts ran out",
+    ),
+    "relayhub_gateway_parked": (
+        "gauge",
+        "Items set aside now, waiting for an operator's retry",
+    ),
+    "relayhub_gateway_checkpoint": (
+        "gauge",
+        "Chain position up to which events were submitted",
+    ),
+    "relayhub_gateway_stream_seq": (
+        "gauge",
+        "Last relay stream position delivered (or set aside)",
+    ),
+}
+
+
+def _values(gw: Gateway) -> dict[str, float]:
+    st = gw.stats
+    return {
+        "relayhub_gateway_submitted_total": st.submitted,
+        "relayhub_gateway_delivered_total": st.delivered,
+        "relayhub_gateway_resent_total": st.resent,
+        "relayhub_gateway_dropped_total": st.dropped,
+        "relayhub_gateway_retries_total": st.retries,
+        "relayhub_gateway_set_aside_total": st.set_aside,
+        "relayhub_gateway_parked": gw.parked.count(),
+        "relayhub_gateway_checkpoint": gw.state.checkpoint,
+        "relayhub_gateway_stream_seq": gw.state.seq,
+    }
+
+
+class _Collector:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+
+    def collect(self) -> Iterator[Metric]:
+        values = _values(self.gw)
+        for name, (kind, doc) in METRICS.items():
+            labels = ["chain"]
+            if kind == "counter":
+                fam: Metric = CounterMetricFamily(name.removesuffix("_total"), doc, labels=labels)
+            else:
+                fam = GaugeMetricFamily(name, doc, labels=labels)
+            fam.add_metric([self.gw.chain_id], values[name])  # type: ignore[attr-defined]
+            yield fam
+
+
+def create_admin_app(gw: Gateway) -> Starlette:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(gw))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "ok": True,
+                "chain": gw.chain_id,
+                "checkpoint": gw.state.checkpoint,
+                "seq": gw.state.seq,
+                "parked": gw.parked.count(),
+            }
+        )
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def parked(request: Request) -> Response:
+        return JSONResponse({"items": [i.to_json() for i in gw.parked.items()]})
+
+    async def retry(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw) if raw else {}
+        except ValueError:
+            body = None
+        key = body.get("key") if isinstance(body, dict) else None
+        if body is None or (key is not None and not isinstance(key, str)):
+            return JSONResponse(
+                {"code": 1009, "message": 'send {"key": "d:12"} or {} for every item'},
+                status_code=400,
+            )
+        return JSONResponse({"marked": gw.parked.request_retry(key)})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/v1/parked", parked),
+            Route("/v1/parked/retry", retry, methods=["POST"]),
+        ]
+    )
+
+
+async def serve_admin(
+    gw: Gateway, host: str, port: int, *, task_status: Any = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve the admin endpoint until cancelled; ``task_status.started(url)``."""
+    cfg = HyperConfig()
+    cfg.bind = [f"{host}:{port}"]
+    cfg.accesslog = None
+    cfg.errorlog = None
+    app = create_admin_app(gw)
+
+    async def run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
+
+    async with trio.open_nursery() as nursery:
+        binds = await nursery.start(run)
+        task_status.started(binds[0] if binds else f"http://{host}:{port}")
