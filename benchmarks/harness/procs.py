@@ -89,9 +89,18 @@ class ProcTopology:
         block_interval: float = 0.05,
         accounts: int = 10,
         timeout_blocks: int = 400,
+        registered: Sequence[str] | None = None,
+        gateway_options: dict[str, str | int] | None = None,
     ) -> None:
         self.workdir = workdir
         self.names = list(chains)
+        #: Chains registered on the relay (with a gateway) at start; the others run but
+        #: join later with :meth:`register_late`.
+        self.registered = list(chains if registered is None else registered)
+        #: Extra ``[gateway]`` keys for every gateway (``max_attempts``, ``admin``...).
+        self.gateway_options = dict(gateway_options or {})
+        #: Admin endpoint URL of each gateway, when ``admin`` ports are given out.
+        self.gateway_admin: dict[str, str] = {}
         self.seed = seed
         self.block_interval = block_interval
         self.accounts = accounts  # funded dev accounts per chain; the last is the gateway's
@@ -158,10 +167,18 @@ class ProcTopology:
         d.mkdir(parents=True, exist_ok=True)
         write_key_file(d / "relay.key", c.gateway_key)
         write_key_file(d / "evm.key", c.evm_key)
+        options = dict(self.gateway_options)
+        if options.get("admin") == "auto":
+            options["admin"] = f"127.0.0.1:{free_port()}"
+        if "admin" in options:
+            self.gateway_admin[c.name] = f"http://{options['admin']}"
+        extra = "".join(
+            f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in options.items()
+        )
         (d / "gateway.toml").write_text(
             "[gateway]\n"
             f'relay = "{self.relay_url}"\nkey = "relay.key"\ndata_dir = "state"\n'
-            'poll_interval = "50ms"\n\n'
+            f'poll_interval = "50ms"\n{extra}\n'
             "[chain]\n"
             f'type = "evm"\nid = "{c.name}"\nrpc = "{c.rpc_url}"\nbroker = "{c.broker}"\n'
             f'key = "{d / "evm.key"}"\nseal_mode = "seal"\nreceipt_timeout = "5s"\n'
@@ -230,13 +247,26 @@ class ProcTopology:
                 users=keys[:-1],
             )
         self.topo = Topology(self.workdir, self.relay_url, admin, setups)
-        for c in setups.values():
+        for name in self.registered:
+            c = setups[name]
             await register_chain(self.topo, c, [o for o in setups.values() if o is not c])
         await pair_asset_transfers(self.topo)
-        for c in setups.values():
-            self.procs[f"gateway-{c.name}"] = self._gateway_proc(c)
-            self.procs[f"gateway-{c.name}"].start()
+        for name in self.registered:
+            self._start_gateway(setups[name])
         return self.topo
+
+    def _start_gateway(self, c: ChainSetup) -> None:
+        self.procs[f"gateway-{c.name}"] = self._gateway_proc(c)
+        self.procs[f"gateway-{c.name}"].start()
+
+    async def register_late(self, name: str) -> None:
+        """Register a chain that has been running unregistered, and start its gateway
+        (which reads the chain's relay queue from the start)."""
+        assert self.topo is not None and name not in self.registered
+        c = self.topo.chains[name]
+        await register_chain(self.topo, c, [o for o in self.topo.chains.values() if o is not c])
+        self.registered.append(name)
+        self._start_gateway(c)
 
     def kill(self, name: str) -> None:
         """``kill -9`` one process."""
