@@ -10,6 +10,7 @@ runs it in a child layer and drops the layer on error).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -250,16 +251,13 @@ class Executor:
         return [cid, PENDING]
 
     def _check_registration(self, family: str, trust_root: Any, broker: str) -> Registration:
-        verifier = self.verifiers.get(family)
-        try:
-            reg = verifier.check_registration(trust_root, broker)
-        except RelayError:
-            raise
-        except Exception as exc:  # a verifier bug must not take the node down
-            raise RelayError(
-                Code.BAD_TRUST_ROOT,
-                f"the {family} verifier failed on this registration: {exc!r}"[:300],
-            ) from None
+        reg = _guarded(
+            Code.BAD_TRUST_ROOT,
+            f"the {family} verifier failed on this registration",
+            self.verifiers.get(family).check_registration,
+            trust_root,
+            broker,
+        )
         if not isinstance(reg, Registration) or not isinstance(reg.broker, str):
             raise RelayError(
                 Code.BAD_TRUST_ROOT,
@@ -370,15 +368,12 @@ class Executor:
 
     def _canonical_service(self, family: str, service: str) -> str:
         """``service`` (a service part) as the chain family spells it (BAD_SERVICE_ID)."""
-        try:
-            canonical = self.verifiers.get(family).canonical_service(service)
-        except RelayError:
-            raise
-        except Exception as exc:  # a verifier bug must not take the node down
-            raise RelayError(
-                Code.BAD_SERVICE_ID,
-                f"the {family} verifier failed on service {service!r}: {exc!r}"[:300],
-            ) from None
+        canonical = _guarded(
+            Code.BAD_SERVICE_ID,
+            f"the {family} verifier failed on service {service!r}",
+            self.verifiers.get(family).canonical_service,
+            service,
+        )
         if not isinstance(canonical, str) or not is_valid_service_part(canonical):
             raise RelayError(
                 Code.BAD_SERVICE_ID,
@@ -704,6 +699,17 @@ class Executor:
         "chain.withdraw": _chain_withdraw,
         "service.register": _service_register,
     }
+
+
+def _guarded(code: Code, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` of a chain family's verifier: its RelayErrors pass, and any other
+    exception (a verifier bug) becomes a refusal with ``code``, never a node crash."""
+    try:
+        return fn(*args)
+    except RelayError:
+        raise
+    except Exception as exc:
+        raise RelayError(code, f"{what}: {exc!r}"[:300]) from None
 
 
 def _body_dict(body: Any, required: set[str], optional: set[str]) -> dict[str, Any]:

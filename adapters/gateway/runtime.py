@@ -243,10 +243,9 @@ class Gateway:
     def _set_aside_submission(
         self, ibtp: IBTP, reason: str, attempts: int, blocked_by: str = ""
     ) -> None:
-        key = submission_key(ibtp)
-        self.parked.add(
+        self._park(
             ParkedItem(
-                key=key,
+                key=submission_key(ibtp),
                 direction=SUBMIT,
                 seq=0,
                 ibtp_id=ibtp.id,
@@ -263,14 +262,19 @@ class Gateway:
                 blocked_by=blocked_by,
             )
         )
+
+    def _park(self, item: ParkedItem) -> None:
+        """Persist, count and log one set-aside item."""
+        self.parked.add(item)
         self.stats.set_aside += 1
         log.warning(
-            "set aside submission %s (%s) after %d attempts: %s; "
+            "set aside %s %s (%s) after %d attempts: %s; "
             "`relayhub gateway parked` lists it, `relayhub gateway retry` sends it again",
-            ibtp.id,
-            ibtp.type.name,
-            attempts,
-            reason,
+            f"delivery #{item.seq}" if item.direction == DELIVER else "submission",
+            item.ibtp_id,
+            item.type.name,
+            item.attempts,
+            item.reason,
         )
 
     async def _fetch_gap(self, ibtp: IBTP, expected: int) -> list[IBTP]:
@@ -468,7 +472,7 @@ class Gateway:
     def _set_aside_delivery(
         self, d: Delivery, reason: str, attempts: int, blocked_by: str = ""
     ) -> None:
-        self.parked.add(
+        self._park(
             ParkedItem(
                 key=delivery_key(d.seq),
                 direction=DELIVER,
@@ -486,17 +490,6 @@ class Gateway:
                 parked_at=now(),
                 blocked_by=blocked_by,
             )
-        )
-        self.stats.set_aside += 1
-        log.warning(
-            "set aside delivery #%d %s (%s, status %s) after %d attempts: %s; "
-            "`relayhub gateway parked` lists it, `relayhub gateway retry` sends it again",
-            d.seq,
-            d.ibtp.id,
-            d.ibtp.type.name,
-            d.status.name,
-            attempts,
-            reason,
         )
 
     async def serve_parked(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
