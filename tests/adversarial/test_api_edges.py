@@ -1,0 +1,149 @@
+"""Hostile input at the API edges (issue 8), against a real node and API on loopback.
+
+Each test was a failure on main: a body that stalls the event loop, a stream position
+that crashes the stream or is silently misread, messages that say nothing or the
+wrong thing, refusals without their ``details``. Every refusal here must carry its
+stable code and leave the relay serving. Load loops have a count and a deadline.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgpack
+import pytest
+import trio
+from relayfix import DEADLINE, HUB, World, node_config, notary_registry
+
+import relay.api.server as server
+from relay.errors import Code, http_status
+from relay.ledger.types import MAX_TX_OBJECTS, encode_tx
+from relay.node import Node, open_node
+
+MSGPACK = "application/msgpack"
+
+
+@dataclass
+class Relay:
+    world: World
+    node: Node
+    http: httpx.AsyncClient
+    url: str
+
+
+@pytest.fixture
+async def relay(tmp_path: Path) -> AsyncIterator[Relay]:
+    world = World()
+    cfg = node_config(tmp_path, world)
+    async with open_node(cfg, notary_registry()) as node, trio.open_nursery() as nursery:
+        url = await nursery.start(server.serve_api, node, "127.0.0.1", 0)
+        async with httpx.AsyncClient(base_url=url, timeout=DEADLINE) as http:
+            r = await http.post(
+                "/v1/txs",
+                content=msgpack.packb([encode_tx(t) for t in world.setup_txs()]),
+                params={"wait": "commit"},
+                headers={"content-type": MSGPACK},
+            )
+            assert r.status_code == 200, r.text
+            yield Relay(world, node, http, url)
+        nursery.cancel_scope.cancel()
+
+
+def body(r: httpx.Response) -> Any:
+    if r.headers.get("content-type", "").startswith(MSGPACK):
+        return msgpack.unpackb(r.content, raw=False)
+    return r.json()
+
+
+def assert_refusal(r: httpx.Response, code: int) -> dict[str, Any]:
+    """A coded refusal as docs/api.md promises: code, status, message, details object."""
+    doc = body(r)
+    assert doc["code"] == code, doc
+    assert r.status_code == http_status(code), (r.status_code, doc)
+    assert isinstance(doc["message"], str) and doc["message"]
+    assert isinstance(doc["details"], dict), doc
+    return dict(doc)
+
+
+def _raw_tx(sender: str, body: Any) -> bytes:
+    """A transaction-shaped array with a bad signature (anyone can send one)."""
+    return msgpack.packb([HUB, sender, 1, "ibtp", body, b"\x00" * 65], use_bin_type=True)
+
+
+def hostile_bodies(world: World) -> dict[str, bytes]:
+    sender = world.admin.address
+    # The reported case: ~15 MiB of small integers, in two transactions (each under the
+    # 8 MiB transaction limit) inside a body under the 16 MiB request limit.
+    huge = _raw_tx(sender, [[1] * 100_000] * 79)
+    # Just within the per-transaction value limit, as many as the request allows.
+    at_limit = _raw_tx(sender, [[1] * 4000, [1] * 4000])
+    return {
+        "15MiB-of-small-ints": msgpack.packb([huge, huge]),
+        "txs-at-the-value-limit": msgpack.packb([at_limit] * 1000),
+    }
+
+
+async def test_hostile_bodies_do_not_stall_the_relay(relay: Relay) -> None:
+    """While a few posters send bodies of millions of small values (each refused
+    after a bounded walk, in a worker thread), /healthz answers within 100 ms at p99."""
+    bodies = hostile_bodies(relay.world)
+    assert len(bodies["15MiB-of-small-ints"]) > 15 * 2**20
+    assert all(len(b) < server.MAX_BODY_BYTES for b in bodies.values())
+    head = relay.node.head_height
+    latencies: list[float] = []
+    refusals: list[dict[str, Any]] = []
+    posting = True
+
+    async def poster(content: bytes) -> None:
+        async with httpx.AsyncClient(base_url=relay.url, timeout=DEADLINE) as http:
+            for _ in range(4):  # bounded count, and the deadline below
+                if not posting:
+                    return
+                r = await http.post("/v1/txs", content=content, headers={"content-type": MSGPACK})
+                refusals.append(assert_refusal(r, body(r)["code"]))
+
+    async def prober() -> None:
+        async with httpx.AsyncClient(base_url=relay.url, timeout=DEADLINE) as http:
+            await http.get("/healthz")  # connect first: measure answers, not handshakes
+            for _ in range(300):
+                t0 = time.perf_counter()
+                r = await http.get("/healthz")
+                latencies.append(time.perf_counter() - t0)
+                assert r.status_code == 200
+                await trio.sleep(0.005)
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            for content in [*bodies.values(), *bodies.values()]:  # 4 posters
+                nursery.start_soon(poster, content)
+            await prober()
+            posting = False
+    assert len(refusals) >= 4
+    for doc in refusals:
+        assert doc["code"] in (Code.FIELD_TOO_LARGE, Code.FIELD_TYPE), doc
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    assert p99 < 0.100, f"/healthz p99 {p99 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+    # Nothing was admitted, and the relay still takes valid work.
+    assert relay.node.head_height >= head
+    assert relay.node.mempool_size == 0
+    w = relay.world
+    r = await relay.http.post(
+        "/v1/txs",
+        content=msgpack.packb([encode_tx(w.ibtp_tx([w.interchain("A", "B")]))]),
+        params={"wait": "commit"},
+        headers={"content-type": MSGPACK},
+    )
+    assert r.status_code == 200, body(r)
+
+
+def test_tx_value_limit_fits_a_full_ibtp_transaction() -> None:
+    from relay.executor import MAX_IBTPS_PER_TX
+
+    # [hub, sender, nonce, kind, [ibtp * N], sig]: 1 + 6 + N values.
+    assert 1 + 6 + MAX_IBTPS_PER_TX <= MAX_TX_OBJECTS
