@@ -330,11 +330,15 @@ class Api:
 
     async def stream(self, ws: WebSocket) -> None:
         chain = ws.path_params["chain"]
-        try:
-            seq = max(int(ws.query_params.get("from_seq", "1")), 1)
-        except ValueError:
-            seq = 1
         await ws.accept()
+        try:
+            seq = parse_stream_position(ws.query_params.get("from_seq"))
+        except RelayError as exc:
+            # The refusal as a first frame (the SDK raises it as a RelayApiError with
+            # its code), then an application close code carrying the same code.
+            await ws.send_bytes(msgpack.packb(exc.to_dict(), use_bin_type=True))
+            await ws.close(STREAM_REFUSED, f"[{exc.code}] {exc.message}"[:120])
+            return
         self.node.metrics.stream_clients.inc()
         try:
             async with trio.open_nursery() as nursery:
@@ -365,6 +369,27 @@ class Api:
         except (WebSocketDisconnect, RuntimeError):
             pass
         scope.cancel()
+
+
+#: WebSocket close code of a refused stream request (4000 + HTTP 400); the reason and
+#: the frame sent before it carry the relay error code.
+STREAM_REFUSED = 4400
+#: Highest stream position: what the store's 64-bit signed integers hold.
+MAX_SEQ = 2**63 - 1
+
+
+def parse_stream_position(raw: str | None) -> int:
+    """``from_seq`` of ``WS /v1/stream/{chain}``: a decimal in 1..2^63-1 (default 1)."""
+    if raw is None:
+        return 1
+    if not _is_decimal(raw) or not 1 <= int(raw) <= MAX_SEQ:
+        raise RelayError(
+            Code.BAD_REQUEST,
+            f"from_seq must be a decimal integer in 1..{MAX_SEQ} (got {raw[:40]!r}); "
+            "reconnect with the last seq you finished + 1, or 1 to start over",
+            from_seq=raw[:40],
+        )
+    return int(raw)
 
 
 def _int_param(request: Request, name: str, default: int) -> int:

@@ -253,6 +253,22 @@ def parse_stream_frame(chain: str, message: bytes | str) -> OutboundPage:
     return parse_outbound_page(chain, data)
 
 
+def stream_refusal(close_code: int | None, reason: str, url: str) -> RelayApiError | None:
+    """The refusal a stream close stands for: codes 4000-4999 are the relay refusing
+    the request (docs/api.md), with ``"[code] message"`` as the reason; None for any
+    other close (the connection broke: reconnect)."""
+    if close_code is None or not 4000 <= close_code <= 4999:
+        return None
+    code, _, message = reason.partition("] ")
+    relay_code = int(code[1:]) if code.startswith("[") and code[1:].isdigit() else None
+    return RelayApiError(
+        relay_code or Code.BAD_REQUEST,
+        message if relay_code else reason or f"the relay closed the stream with {close_code}",
+        {"url": url, "close_code": close_code},
+        status=close_code - 4000,
+    )
+
+
 def ibtp_id_of(encoded: bytes) -> str:
     """The IBTP ID of canonical IBTP bytes, read without full validation."""
     try:

@@ -14,17 +14,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msgpack
 import pytest
 import trio
 from relayfix import DEADLINE, HUB, World, node_config, notary_registry
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 import relay.api.server as server
 from relay.errors import Code, http_status
 from relay.ledger.types import MAX_TX_OBJECTS, encode_tx
 from relay.node import Node, open_node
+from relay.sdk import AsyncRelayClient, RelayApiError
+from relay.sdk.base import stream_refusal
 
 MSGPACK = "application/msgpack"
 
@@ -147,3 +151,67 @@ def test_tx_value_limit_fits_a_full_ibtp_transaction() -> None:
 
     # [hub, sender, nonce, kind, [ibtp * N], sig]: 1 + 6 + N values.
     assert 1 + 6 + MAX_IBTPS_PER_TX <= MAX_TX_OBJECTS
+
+
+# --- the gateway stream refuses bad positions ---------------------------------------
+
+
+@pytest.mark.parametrize("from_seq", ["-1", "0", "abc", "", "\u00b2", str(2**63), str(2**64)])
+async def test_stream_refuses_bad_positions(relay: Relay, from_seq: str) -> None:
+    """(Was: 2^63 closed with 1011, an unhandled SQLite OverflowError; non-numeric or
+    negative positions were silently read as 1.)"""
+    url = (
+        relay.url.replace("http://", "ws://") + "/v1/stream/B?" + urlencode({"from_seq": from_seq})
+    )
+    with trio.fail_after(DEADLINE):
+        async with open_websocket_url(url) as ws:
+            frame = msgpack.unpackb(await ws.get_message(), raw=False)
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.get_message()
+    assert frame["code"] == Code.BAD_REQUEST, frame
+    assert "1.." in frame["message"] and "from_seq" in frame["message"]
+    assert isinstance(frame["details"], dict)
+    reason = closed.value.reason
+    assert reason is not None and reason.code == server.STREAM_REFUSED
+    assert reason.reason.startswith(f"[{int(Code.BAD_REQUEST)}] from_seq")
+    assert (await relay.http.get("/healthz")).status_code == 200
+
+
+async def test_stream_accepts_the_whole_valid_range(relay: Relay) -> None:
+    """1..2^63-1 is served (the top end simply has nothing yet)."""
+    w = relay.world
+    r = await relay.http.post(
+        "/v1/txs",
+        content=msgpack.packb([encode_tx(w.ibtp_tx([w.interchain("A", "B")]))]),
+        params={"wait": "commit"},
+        headers={"content-type": MSGPACK},
+    )
+    assert r.status_code == 200, body(r)
+    base = relay.url.replace("http://", "ws://") + "/v1/stream/B"
+    async with open_websocket_url(base + "?from_seq=1") as ws:
+        with trio.fail_after(DEADLINE):
+            frame = msgpack.unpackb(await ws.get_message(), raw=False)
+        assert [e["seq"] for e in frame["entries"]] == [1]
+    async with open_websocket_url(base + f"?from_seq={2**63 - 1}") as ws:
+        with trio.move_on_after(0.3) as quiet:
+            await ws.get_message()
+        assert quiet.cancelled_caught  # open, and nothing to send
+
+
+async def test_sdk_subscribe_surfaces_the_refusal(relay: Relay) -> None:
+    async with AsyncRelayClient(relay.url) as client:
+        with trio.fail_after(DEADLINE), pytest.raises(RelayApiError) as err:
+            async with client.subscribe("B", from_seq=2**63, max_retries=0) as entries:
+                async for _ in entries:
+                    pass
+    assert err.value.code == Code.BAD_REQUEST
+    assert "from_seq" in err.value.message
+
+
+def test_sdk_reads_a_refusing_close() -> None:
+    """Without the frame (a proxy dropped it), the close code and reason still say it."""
+    exc = stream_refusal(4400, "[1009] from_seq must be ...", "ws://x")
+    assert exc is not None and exc.code == 1009 and exc.message == "from_seq must be ..."
+    assert exc.details["close_code"] == 4400
+    assert stream_refusal(1011, "internal", "ws://x") is None
+    assert stream_refusal(None, "", "ws://x") is None
