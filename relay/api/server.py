@@ -33,6 +33,7 @@ from relay.errors import Code, RelayError, http_status
 from relay.ibtp import TxStatus, parse_ibtp_id, parse_service_id
 from relay.ledger.types import Block, Transaction
 from relay.node import Node
+from relay.refusals import describe_refusal
 
 log = logging.getLogger("relayhub.api")
 
@@ -250,9 +251,19 @@ class Api:
         ibtp_id = request.path_params["ibtp_id"]
         parse_ibtp_id(ibtp_id)
         rec = self.node.store.get_committed(f"tx/{ibtp_id}")
+        refusal = self.node.refusals.get(ibtp_id)
         if rec is None:
+            if refusal is None:
+                raise RelayError(
+                    Code.UNKNOWN_IBTP,
+                    f"no interchain transaction {ibtp_id} on this relay: its source chain's "
+                    "gateway has not submitted it (or it is not committed yet)",
+                )
             raise RelayError(
-                Code.UNKNOWN_IBTP, f"no interchain transaction {ibtp_id} on this relay"
+                Code.UNKNOWN_IBTP,
+                f"no interchain transaction {ibtp_id} on this relay; the relay refused it: "
+                f"{describe_refusal(refusal)}",
+                last_refusal=refusal,
             )
         status = TxStatus(rec[0])
         return reply(
@@ -266,6 +277,7 @@ class Api:
                 "timeout": rec[2],
                 "history": rec[3],
                 "result": rec[5],
+                "last_refusal": refusal,
             },
         )
 

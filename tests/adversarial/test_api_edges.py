@@ -24,11 +24,16 @@ from relayfix import DEADLINE, HUB, World, node_config, notary_registry
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 import relay.api.server as server
-from relay.errors import Code, http_status
+from relay.api.request import decode_envelope
+from relay.cli import main
+from relay.errors import Code, RelayError, http_status
+from relay.ibtp import TxStatus
 from relay.ledger.types import MAX_TX_OBJECTS, encode_tx
 from relay.node import Node, open_node
-from relay.sdk import AsyncRelayClient, RelayApiError
-from relay.sdk.base import stream_refusal
+from relay.refusals import RefusalLog
+from relay.sdk import AsyncRelayClient, RelayApiError, RelayTimeoutError
+from relay.sdk.base import describe_wait_timeout, stream_refusal
+from relay.sdk.types import IbtpStatus
 
 MSGPACK = "application/msgpack"
 
@@ -215,3 +220,161 @@ def test_sdk_reads_a_refusing_close() -> None:
     assert exc.details["close_code"] == 4400
     assert stream_refusal(1011, "internal", "ws://x") is None
     assert stream_refusal(None, "", "ws://x") is None
+
+
+# --- messages say what happened and what to do ------------------------------------------
+
+MALFORMED = {
+    "reserved-byte": b"\xc1",
+    "truncated": b"\x92\x01",
+    "ext-type": b"\xd4\x01\x01",
+    "too-deep": b"\x91" * 2000 + b"\x01",
+    "trailing": b"\x01\x02",
+    "str-for-tx": msgpack.packb(["x"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_msgpack_refusals_describe_the_problem(name: str) -> None:
+    """(Was: "not valid msgpack (FormatError): " with nothing after it.)"""
+    with pytest.raises(RelayError) as err:
+        decode_envelope(MSGPACK, MALFORMED[name])
+    msg = err.value.message
+    assert not msg.rstrip().endswith(":") and len(msg) > 30, msg
+    if name in ("reserved-byte", "ext-type", "too-deep"):
+        assert "at byte" in msg, msg
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+async def test_msgpack_refusals_over_http(relay: Relay, name: str) -> None:
+    r = await relay.http.post("/v1/txs", content=MALFORMED[name], headers={"content-type": MSGPACK})
+    doc = assert_refusal(r, body(r)["code"])
+    assert doc["code"] in (Code.MALFORMED_ENCODING, Code.NON_CANONICAL, Code.FIELD_TYPE), doc
+    assert not doc["message"].rstrip().endswith(":"), doc
+
+
+def test_wait_timeout_names_the_side_that_has_not_acted() -> None:
+    """(Was: "not seen by the relay ... check that the destination's gateway is running"
+    when it was the source that never delivered.)"""
+    i = "h:A:s~h:B:s~1"
+
+    def status(s: TxStatus) -> IbtpStatus:
+        return IbtpStatus(i, s, s.name, s.is_final, b"", 0, [])
+
+    never = describe_wait_timeout(i, 5, None, None)
+    assert "source chain's gateway has not submitted it" in never
+    assert "destination" not in never
+    refused = {"code": 5101, "message": "1 of 2 notaries", "height": 7}
+    assert "the relay refused it: [5101] 1 of 2 notaries" in describe_wait_timeout(
+        i, 5, None, refused
+    )
+    begin = describe_wait_timeout(i, 5, status(TxStatus.BEGIN), None)
+    assert "destination chain's gateway" in begin and "source" not in begin
+    for s in (TxStatus.BEGIN_ROLLBACK, TxStatus.BEGIN_FAILURE):
+        assert "source chain's gateway" in describe_wait_timeout(i, 5, status(s), None)
+
+
+async def test_last_refusal_is_kept_and_shown(
+    relay: Relay, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused IBTP's last refusal is served by GET /v1/ibtps/{id} (in the 404's details,
+    then as a field once recorded), and the SDK's timeout and `relayhub tx status` show it."""
+    w = relay.world
+    req = w.interchain("A", "B", prove=False)  # no notary signatures: refused
+    r = await relay.http.post(
+        "/v1/txs",
+        content=msgpack.packb([encode_tx(w.ibtp_probe([req]))]),  # keeps the nonce
+        headers={"content-type": MSGPACK},
+    )
+    refusal = body(r)["results"][0]
+    assert not refusal["ok"] and refusal["details"]["item"] == 0, refusal
+    code = refusal["code"]
+    state = relay.node.head_state
+
+    r = await relay.http.get(f"/v1/ibtps/{req.id}")
+    doc = assert_refusal(r, Code.UNKNOWN_IBTP)
+    last = doc["details"]["last_refusal"]
+    assert last["code"] == code and last["message"] == refusal["message"]
+    assert last["sender"] == w.gateway("A").address
+    assert f"the relay refused it: [{code}]" in doc["message"]
+
+    async with AsyncRelayClient(relay.url, poll_interval=0.05) as client:
+        with pytest.raises(RelayTimeoutError) as err:
+            await client.wait_final(req.id, timeout=0.3)
+    assert f"the relay refused it: [{code}]" in err.value.message
+    assert err.value.details["last_refusal"]["code"] == code
+
+    rc = await trio.to_thread.run_sync(main, ["tx", "status", req.id, "--relay", relay.url])
+    assert rc == 2
+    assert f"the relay refused it: [{code}]" in capsys.readouterr().err
+
+    # Memory only: the refusal changed no state and nothing waits to be committed.
+    assert relay.node.head_state == state and relay.node.mempool_size == 0
+    assert relay.node.store.get_committed(f"tx/{req.id}") is None
+
+    good = w.prove(req, "A")
+    r = await relay.http.post(
+        "/v1/txs",
+        content=msgpack.packb([encode_tx(w.ibtp_tx([good]))]),
+        params={"wait": "commit"},
+        headers={"content-type": MSGPACK},
+    )
+    assert r.status_code == 200, body(r)
+    doc = body(await relay.http.get(f"/v1/ibtps/{req.id}"))
+    assert doc["status_name"] == "BEGIN" and doc["last_refusal"]["code"] == code
+    async with AsyncRelayClient(relay.url, poll_interval=0.05) as client:
+        st = await client.ibtp_status(req.id)
+        assert st.last_refusal is not None and st.last_refusal["code"] == code
+        with pytest.raises(RelayTimeoutError) as err:
+            await client.wait_final(req.id, timeout=0.2)
+    assert "destination chain's gateway" in err.value.message
+    rc = await trio.to_thread.run_sync(main, ["tx", "status", req.id, "--relay", relay.url])
+    assert rc == 0
+    assert f"[{code}]" in capsys.readouterr().out
+
+
+async def test_never_submitted_ibtp_points_at_the_source(relay: Relay) -> None:
+    i = "testhub:A:svc~testhub:B:svc~99"
+    doc = assert_refusal(await relay.http.get(f"/v1/ibtps/{i}"), Code.UNKNOWN_IBTP)
+    assert "source chain's gateway" in doc["message"] and doc["details"] == {}
+    async with AsyncRelayClient(relay.url, poll_interval=0.05) as client:
+        with pytest.raises(RelayTimeoutError) as err:
+            await client.wait_final(i, timeout=0.2)
+    assert "source chain's gateway has not submitted it" in err.value.message
+
+
+def test_refusal_log_is_bounded() -> None:
+    log = RefusalLog(capacity=100)
+    exc = RelayError(Code.INDEX_GAP, "gap", expected=3)
+    for n in range(250):
+        log.record(f"h:A:s~h:B:s~{n + 1}", exc, "0xabc", n)
+    assert len(log) == 100
+    assert log.get("h:A:s~h:B:s~1") is None
+    assert log.get("h:A:s~h:B:s~250") == {
+        "code": 4001,
+        "message": "gap",
+        "details": {"expected": 3},
+        "sender": "0xabc",
+        "height": 249,
+    }
+
+
+async def test_every_refusal_carries_details(relay: Relay) -> None:
+    """docs/api.md: every refusal is {code, message, details}, details always an object."""
+    w = relay.world
+    stale = w.gateway("A").probe("ibtp", [b"\x01"])  # nonce reuse, after decode
+    cases = [
+        await relay.http.get("/v1/no-such-route"),
+        await relay.http.put("/v1/txs"),
+        await relay.http.get("/v1/chains/nope"),
+        await relay.http.get("/v1/blocks/xyz"),
+        await relay.http.post("/v1/txs", content=b"{}", headers={"content-type": "text/plain"}),
+        await relay.http.post("/v1/txs", json={"txs": []}),
+        await relay.http.post("/v1/txs", json={"txs": ["0x" + encode_tx(stale).hex()]}),
+    ]
+    for r in cases:
+        doc = body(r)
+        assert 400 <= r.status_code < 500 and type(doc["code"]) is int, doc
+        assert isinstance(doc["details"], dict), doc
+        for res in doc.get("results", []):
+            assert isinstance(res["details"], dict), res
