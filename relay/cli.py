@@ -31,6 +31,7 @@ from rich.table import Table
 from relay.crypto import Account, read_key_file, write_key_file
 from relay.errors import Code, RelayError
 from relay.genesis import Genesis
+from relay.refusals import describe_refusal
 from relay.sdk import RelayClient
 
 DEFAULT_RELAY = "http://127.0.0.1:8710"
@@ -478,7 +479,10 @@ def cmd_tx_status(args: argparse.Namespace, out: Output) -> int:
     if out.as_json:
         out.json(doc)
         return 0
-    out.record(f"IBTP {st.id}", {k: v for k, v in doc.items() if k != "history"})
+    shown = {k: v for k, v in doc.items() if k not in ("history", "last_refusal")}
+    if st.last_refusal is not None:
+        shown["last refusal"] = describe_refusal(st.last_refusal)
+    out.record(f"IBTP {st.id}", shown)
     out.rows("history", doc["history"], ["height", "status", "status_name"])
     return 0
 

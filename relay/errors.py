@@ -151,10 +151,9 @@ class RelayError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            out["details"] = self.details
-        return out
+        """The wire form ``{code, message, details}``: ``details`` is always present
+        (an empty map when there is nothing to add), as docs/api.md promises."""
+        return {"code": self.code, "message": self.message, "details": dict(self.details)}
 
     @property
     def http_status(self) -> int:

@@ -44,6 +44,7 @@ from relay.ledger.types import (
     encode_state_diff_rows,
 )
 from relay.metrics import Metrics
+from relay.refusals import RefusalLog, ibtp_id_of_item
 from relay.validation.registry import VerifierRegistry
 
 
@@ -123,6 +124,8 @@ class Node:
         )
         self._committed_cond = trio.Condition()
         self._closing = False
+        #: The last admission refusal per IBTP ID (memory only, bounded; not state).
+        self.refusals = RefusalLog()
 
     # --- admission ------------------------------------------------------------
 
@@ -191,6 +194,11 @@ class Node:
                 receipt, p = self.admit(tx)
             except RelayError as exc:
                 results.append({"ok": False, "tx": tx.hash.hex(), **exc.to_dict()})
+                if tx.kind == "ibtp" and "item" in exc.details:
+                    # Refused because of that IBTP (after the signature check).
+                    ibtp_id = ibtp_id_of_item(tx.body, exc.details["item"])
+                    if ibtp_id is not None:
+                        self.refusals.record(ibtp_id, exc, tx.sender, self.head_height)
                 continue
             results.append(
                 {

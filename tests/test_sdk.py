@@ -523,7 +523,11 @@ async def test_wait_final_times_out_exactly(
     assert trio.current_time() - t0 == pytest.approx(7.5)
     err = info.value
     assert err.code == ClientCode.TIMEOUT
-    assert err.details == {"ibtp_id": "a~b~1", "last_status": int(TxStatus.BEGIN)}
+    assert err.details == {
+        "ibtp_id": "a~b~1",
+        "last_status": int(TxStatus.BEGIN),
+        "last_refusal": None,
+    }
 
 
 def test_sync_wait_final(fake: FakeRelay) -> None:

@@ -6,11 +6,14 @@ from typing import Any
 
 _ERROR = {
     "type": "object",
-    "required": ["code", "message"],
+    "required": ["code", "message", "details"],
     "properties": {
         "code": {"type": "integer", "description": "stable error code (docs/protocol.md §6)"},
-        "message": {"type": "string"},
-        "details": {"type": "object"},
+        "message": {"type": "string", "description": "what happened and what to do next"},
+        "details": {
+            "type": "object",
+            "description": "machine-readable context; always present, possibly empty",
+        },
     },
 }
 
@@ -109,7 +112,9 @@ OPENAPI: dict[str, Any] = {
             "A committed transaction and its receipt", [_path("hash", "hex tx hash")]
         ),
         "/v1/ibtps/{ibtp_id}": _get(
-            "Status and history of an interchain transaction", [_path("ibtp_id", "from~to~index")]
+            "Status and history of an interchain transaction, and the relay's last admission "
+            "refusal of it (last_refusal; in the 404's details.last_refusal when unrecorded)",
+            [_path("ibtp_id", "from~to~index")],
         ),
         "/v1/accounts/{address}": _get(
             "Last used nonce of an account", [_path("address", "0x address")]

@@ -9,7 +9,6 @@ node down.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -25,19 +24,23 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from relay.api.openapi import OPENAPI
+from relay.api.request import (
+    MSGPACK,
+    Refused,
+    decode_submission,
+)
 from relay.errors import Code, RelayError, http_status
 from relay.ibtp import TxStatus, parse_ibtp_id, parse_service_id
-from relay.ibtp.codec import unpack_strict
-from relay.ledger.types import MAX_TX_BYTES, Block, Transaction, decode_tx
+from relay.ledger.types import Block, Transaction
 from relay.node import Node
+from relay.refusals import describe_refusal
 
 log = logging.getLogger("relayhub.api")
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-MAX_JSON_BODY_BYTES = 1024 * 1024
-MAX_TXS_PER_REQUEST = 1000
 MAX_OUTBOUND_PAGE = 500
-MSGPACK = "application/msgpack"
+#: Request bodies decoded at once (worker threads); more wait their turn.
+DECODE_THREADS = 2
 
 
 # --- encoding helpers ---------------------------------------------------------
@@ -102,87 +105,59 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _hex_bytes(s: Any, what: str) -> bytes:
-    if not isinstance(s, str) or not s.startswith("0x"):
-        raise RelayError(Code.FIELD_TYPE, f"{what} must be a 0x-hex string")
-    try:
-        return bytes.fromhex(s[2:])
-    except ValueError:
-        raise RelayError(Code.FIELD_TYPE, f"{what} is not valid hex") from None
-
-
 # --- handlers -----------------------------------------------------------------
 
 
 class Api:
     def __init__(self, node: Node) -> None:
         self.node = node
+        self._decode_limiter: trio.CapacityLimiter | None = None
+
+    def _limiter(self) -> trio.CapacityLimiter:
+        # Made on first use, inside the trio run that serves the app.
+        if self._decode_limiter is None:
+            self._decode_limiter = trio.CapacityLimiter(DECODE_THREADS)
+        return self._decode_limiter
 
     async def submit_txs(self, request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         body = await read_body(request)
-        if ctype in (MSGPACK, "application/x-msgpack"):
-            raws = unpack_strict(body, MAX_TX_BYTES)
-            if not isinstance(raws, list) or not all(isinstance(r, bytes) for r in raws):
-                raise RelayError(
-                    Code.FIELD_TYPE, "msgpack body must be an array of transaction bytes"
-                )
-        elif ctype in ("application/json", ""):
-            # A valid body is exactly {"txs": ["0x...", ...]}: one map, one array, hex
-            # strings. Refusing anything nested deeper before parsing keeps a hostile
-            # body from recursing the JSON parser off the C stack.
-            if len(body) > MAX_JSON_BODY_BYTES:
-                raise RelayError(
-                    Code.BODY_TOO_LARGE,
-                    f"JSON bodies are at most {MAX_JSON_BODY_BYTES} bytes; use msgpack for more",
-                )
-            if body.count(b"{") > 1 or body.count(b"[") > 1:
-                raise RelayError(Code.FIELD_TYPE, 'JSON body must be {"txs": ["0x...", ...]}')
-            try:
-                doc = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise RelayError(Code.MALFORMED_ENCODING, "body is not valid JSON") from None
-            if not isinstance(doc, dict) or not isinstance(doc.get("txs"), list):
-                raise RelayError(Code.FIELD_TYPE, 'JSON body must be {"txs": ["0x...", ...]}')
-            raws = [_hex_bytes(t, "each tx") for t in doc["txs"]]
-        else:
-            raise RelayError(
-                Code.UNSUPPORTED_MEDIA_TYPE,
-                f"content type {ctype!r}: use {MSGPACK} or application/json",
-            )
-        if not 1 <= len(raws) <= MAX_TXS_PER_REQUEST:
-            raise RelayError(
-                Code.FIELD_TYPE, f"send 1-{MAX_TXS_PER_REQUEST} transactions per request"
-            )
-        txs: list[Transaction] = []
-        decoded: list[Transaction | RelayError] = []
-        first_err: RelayError | None = None
-        for raw in raws:
-            try:
-                tx = decode_tx(raw)
-                txs.append(tx)
-                decoded.append(tx)
-            except RelayError as exc:
-                decoded.append(exc)
-                first_err = first_err or exc
-        if first_err is not None:
+        # Decoding, hashing and signature recovery are CPU work bounded per request
+        # (relay/api/request.py): they run in a worker thread, a few at a time, so a
+        # hostile body never holds the event loop (and /healthz) up.
+        sub = await trio.to_thread.run_sync(
+            decode_submission, ctype, body, self.node.genesis.hub_id, limiter=self._limiter()
+        )
+        if sub.undecodable:
             # One undecodable transaction refuses the request whole: nothing is admitted.
-            results = [
+            first_err = next(d for d in sub.items if isinstance(d, RelayError))
+            refused = [
                 {"ok": False, "tx": "", **d.to_dict()}
                 if isinstance(d, RelayError)
                 else {
                     "ok": False,
                     "tx": d.hash.hex(),
                     "code": int(Code.BAD_REQUEST),
-                    "message": "not admitted: another transaction in this request does not decode",
+                    "message": "not admitted: another transaction in this request does not "
+                    "decode; fix that one and resend all",
+                    "details": {},
                 }
-                for d in decoded
+                for d in sub.items
+                if not isinstance(d, Refused)
             ]
             return reply(
-                request, {**first_err.to_dict(), "results": results}, first_err.http_status
+                request, {**first_err.to_dict(), "results": refused}, first_err.http_status
             )
+        txs = [d for d in sub.items if isinstance(d, Transaction)]
         wait = request.query_params.get("wait") == "commit"
-        results = await self.node.submit(txs, wait_commit=wait)
+        admitted = iter(await self.node.submit(txs, wait_commit=wait))
+        results: list[dict[str, Any]] = []
+        for d in sub.items:
+            if isinstance(d, Refused):  # its signature did not recover
+                self.node.metrics.txs_refused.labels(str(d.error.code)).inc()
+                results.append({"ok": False, "tx": d.tx.hash.hex(), **d.error.to_dict()})
+            else:
+                results.append(next(admitted))
         ok = sum(1 for r in results if r["ok"])
         payload = {"results": results, "height": self.node.head_height}
         if ok == len(results):
@@ -276,9 +251,19 @@ class Api:
         ibtp_id = request.path_params["ibtp_id"]
         parse_ibtp_id(ibtp_id)
         rec = self.node.store.get_committed(f"tx/{ibtp_id}")
+        refusal = self.node.refusals.get(ibtp_id)
         if rec is None:
+            if refusal is None:
+                raise RelayError(
+                    Code.UNKNOWN_IBTP,
+                    f"no interchain transaction {ibtp_id} on this relay: its source chain's "
+                    "gateway has not submitted it (or it is not committed yet)",
+                )
             raise RelayError(
-                Code.UNKNOWN_IBTP, f"no interchain transaction {ibtp_id} on this relay"
+                Code.UNKNOWN_IBTP,
+                f"no interchain transaction {ibtp_id} on this relay; the relay refused it: "
+                f"{describe_refusal(refusal)}",
+                last_refusal=refusal,
             )
         status = TxStatus(rec[0])
         return reply(
@@ -292,6 +277,7 @@ class Api:
                 "timeout": rec[2],
                 "history": rec[3],
                 "result": rec[5],
+                "last_refusal": refusal,
             },
         )
 
@@ -356,11 +342,15 @@ class Api:
 
     async def stream(self, ws: WebSocket) -> None:
         chain = ws.path_params["chain"]
-        try:
-            seq = max(int(ws.query_params.get("from_seq", "1")), 1)
-        except ValueError:
-            seq = 1
         await ws.accept()
+        try:
+            seq = parse_stream_position(ws.query_params.get("from_seq"))
+        except RelayError as exc:
+            # The refusal as a first frame (the SDK raises it as a RelayApiError with
+            # its code), then an application close code carrying the same code.
+            await ws.send_bytes(msgpack.packb(exc.to_dict(), use_bin_type=True))
+            await ws.close(STREAM_REFUSED, f"[{exc.code}] {exc.message}"[:120])
+            return
         self.node.metrics.stream_clients.inc()
         try:
             async with trio.open_nursery() as nursery:
@@ -391,6 +381,27 @@ class Api:
         except (WebSocketDisconnect, RuntimeError):
             pass
         scope.cancel()
+
+
+#: WebSocket close code of a refused stream request (4000 + HTTP 400); the reason and
+#: the frame sent before it carry the relay error code.
+STREAM_REFUSED = 4400
+#: Highest stream position: what the store's 64-bit signed integers hold.
+MAX_SEQ = 2**63 - 1
+
+
+def parse_stream_position(raw: str | None) -> int:
+    """``from_seq`` of ``WS /v1/stream/{chain}``: a decimal in 1..2^63-1 (default 1)."""
+    if raw is None:
+        return 1
+    if not _is_decimal(raw) or not 1 <= int(raw) <= MAX_SEQ:
+        raise RelayError(
+            Code.BAD_REQUEST,
+            f"from_seq must be a decimal integer in 1..{MAX_SEQ} (got {raw[:40]!r}); "
+            "reconnect with the last seq you finished + 1, or 1 to start over",
+            from_seq=raw[:40],
+        )
+    return int(raw)
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -450,7 +461,11 @@ def _route(node: Node, name: str, handler: Any) -> Any:
             log.exception("unhandled error in %s", name)
             return reply(
                 request,
-                {"code": int(Code.STORAGE), "message": "internal error; see the node log"},
+                {
+                    "code": int(Code.STORAGE),
+                    "message": "internal error; see the node log",
+                    "details": {},
+                },
                 500,
             )
         finally:
@@ -482,7 +497,13 @@ def create_app(node: Node) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return reply(
-            request, {"code": int(Code.NOT_FOUND), "message": f"no route {request.url.path}"}, 404
+            request,
+            {
+                "code": int(Code.NOT_FOUND),
+                "message": f"no route {request.url.path}; see /openapi.json for the routes",
+                "details": {},
+            },
+            404,
         )
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
@@ -491,6 +512,7 @@ def create_app(node: Node) -> Starlette:
             {
                 "code": int(Code.BAD_REQUEST),
                 "message": f"{request.method} is not allowed on {request.url.path}",
+                "details": {},
             },
             405,
         )

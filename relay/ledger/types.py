@@ -7,14 +7,14 @@ another. See docs/protocol.md §4 and docs/ledger.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgpack
 
 from relay.crypto import Account, Address, keccak, normalize_address, recover_address
 from relay.errors import Code, EncodingError, RelayError
-from relay.ibtp.codec import _canonicalize, unpack_strict
+from relay.ibtp.codec import _canonicalize, unpack_counted
 from relay.merkle import compute_root
 
 TX_DOMAIN = b"relayhub.tx.v1"
@@ -23,6 +23,11 @@ STATE_DOMAIN = b"relayhub.state.v1"
 RECEIPT_DOMAIN = b"relayhub.receipt.v1"
 
 MAX_TX_BYTES = 8 * 1024 * 1024
+#: Structural limits of one transaction, checked before it is decoded (docs/protocol.md
+#: §4): the values it may hold (an ``ibtp`` body carries up to 4,096 IBTPs, registry
+#: bodies far fewer) and how deeply its arrays and maps nest.
+MAX_TX_OBJECTS = 8192
+MAX_TX_DEPTH = 8
 GENESIS_PARENT = b"\x00" * 32
 
 
@@ -61,6 +66,9 @@ class Transaction:
     sig: bytes
     #: keccak256(TX_DOMAIN ‖ msgpack([hub, sender, nonce, kind, body])), set on build/decode.
     hash: bytes = b""
+    #: The address ``sig`` recovers to over ``hash``, once :func:`with_recovered_signer`
+    #: computed it (off the event loop); None until then.
+    signer: Address | None = field(default=None, compare=False)
 
 
 def compute_tx_hash(hub_id: str, sender: str, nonce: int, kind: str, body: Any) -> bytes:
@@ -78,15 +86,27 @@ def encode_tx(tx: Transaction) -> bytes:
 
 def decode_tx(data: bytes) -> Transaction:
     """Decode a transaction's bytes; checks shape and canonical form, not the signature."""
+    return decode_tx_counted(data)[0]
+
+
+def decode_tx_counted(
+    data: bytes, max_objects: int = MAX_TX_OBJECTS, what: str = "transaction"
+) -> tuple[Transaction, int]:
+    """:func:`decode_tx` with at most ``max_objects`` msgpack values (checked before
+    decoding, so a hostile input costs no more than that); also returns the count."""
     if len(data) > MAX_TX_BYTES:
         raise EncodingError(Code.BODY_TOO_LARGE, f"a transaction is at most {MAX_TX_BYTES} bytes")
-    obj = unpack_strict(data, MAX_TX_BYTES)
+    obj, count = unpack_counted(
+        data, MAX_TX_BYTES, max_objects=max_objects, max_depth=MAX_TX_DEPTH, what=what
+    )
     tx = tx_from_obj(obj)
     if encode_tx(tx) != data:
         raise EncodingError(
-            Code.NON_CANONICAL, "transaction bytes are not canonical msgpack (docs/protocol.md §4)"
+            Code.NON_CANONICAL,
+            f"{what} bytes are not canonical msgpack: re-encode with sorted map keys and "
+            "shortest integers (docs/protocol.md §4)",
         )
-    return tx
+    return tx, count
 
 
 def tx_from_obj(obj: Any) -> Transaction:
@@ -117,13 +137,19 @@ def tx_from_obj(obj: Any) -> Transaction:
 
 def verify_tx_signature(tx: Transaction) -> None:
     """Raise BAD_SIGNATURE / SIGNER_MISMATCH unless ``tx.sig`` is the sender's over ``tx.hash``."""
-    signer = recover_address(tx.hash, tx.sig)
+    signer = tx.signer if tx.signer is not None else recover_address(tx.hash, tx.sig)
     if signer != tx.sender:
         raise RelayError(
             Code.SIGNER_MISMATCH,
             f"signature recovers to {signer}, not the sender {tx.sender}; "
             "sign with the sender's key",
         )
+
+
+def with_recovered_signer(tx: Transaction) -> Transaction:
+    """``tx`` with ``signer`` recovered from its signature, so that
+    :func:`verify_tx_signature` later only compares; raises BAD_SIGNATURE as it would."""
+    return replace(tx, signer=recover_address(tx.hash, tx.sig))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,15 @@ from relay.crypto import Account
 from relay.errors import Code
 from relay.ibtp import IBTP
 from relay.ledger.types import Transaction
-from relay.sdk.base import Call, ClientBase, Flow, Sleep, connection_error, parse_stream_frame
+from relay.sdk.base import (
+    Call,
+    ClientBase,
+    Flow,
+    Sleep,
+    connection_error,
+    parse_stream_frame,
+    stream_refusal,
+)
 from relay.sdk.call import CallResult, SourceChain, call_async
 from relay.sdk.errors import RelayApiError, RelayConnectionError
 from relay.sdk.types import IbtpResult, IbtpStatus, OutboundEntry, OutboundPage, TxResult
@@ -264,7 +272,15 @@ class AsyncRelayClient(ClientBase):
                         status=exc.status_code,
                     ) from None
                 reason = f"handshake refused (HTTP {exc.status_code})"
-            except (ConnectionClosed, HandshakeError, OSError, trio.BrokenResourceError) as exc:
+            except ConnectionClosed as exc:
+                close = exc.reason
+                refused = stream_refusal(
+                    close.code if close else None, (close.reason if close else None) or "", url
+                )
+                if refused is not None:
+                    raise refused from None
+                reason = f"{type(exc).__name__}: {exc}"
+            except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             except _Gap as exc:
                 reason = str(exc)

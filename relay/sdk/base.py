@@ -33,6 +33,7 @@ from relay.crypto import Account
 from relay.errors import Code, RelayError, http_status
 from relay.ibtp import IBTP, TxStatus, compute_ibtp_id
 from relay.ledger.types import Transaction, encode_tx, sign_tx
+from relay.refusals import describe_refusal
 from relay.sdk.errors import (
     RelayApiError,
     RelayConnectionError,
@@ -212,9 +213,45 @@ def parse_ibtp_status(d: Any) -> IbtpStatus:
             timeout=int(d.get("timeout", 0)),
             history=[(TxStatus(int(s)), int(h)) for s, h in d.get("history", [])],
             result=bytes(d.get("result") or b""),
+            last_refusal=_refusal(d.get("last_refusal")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RelayResponseError(f"IBTP status record has a bad field: {exc!r}") from None
+
+
+def _refusal(v: Any) -> dict[str, Any] | None:
+    return dict(v) if isinstance(v, dict) and type(v.get("code")) is int else None
+
+
+def describe_wait_timeout(
+    ibtp_id: str, timeout: float, last: IbtpStatus | None, refusal: dict[str, Any] | None
+) -> str:
+    """Why :meth:`wait_final` gave up, and where to look: the side that has not acted."""
+    head = f"{ibtp_id} is not final after {timeout:g}s"
+    if last is None:
+        if refusal is not None:
+            return (
+                f"{head}: the relay has not recorded it; the relay refused it: "
+                f"{describe_refusal(refusal)}. Fix what that says on the source side; "
+                "the source chain's gateway then resubmits it"
+            )
+        return (
+            f"{head}: the relay has not recorded it, so the source chain's gateway has "
+            "not submitted it; check the source chain's gateway (is it running, is it "
+            "registered, does it see the broker's event?)"
+        )
+    why = {
+        TxStatus.BEGIN: "the relay routed it and the destination chain has not answered; "
+        "check the destination chain's gateway",
+        TxStatus.BEGIN_FAILURE: "the relay could not route it and waits for the source "
+        "chain to acknowledge the rollback; check the source chain's gateway",
+        TxStatus.BEGIN_ROLLBACK: "it timed out and waits for the source chain to "
+        "acknowledge the rollback; check the source chain's gateway",
+    }.get(last.status, "wait longer")
+    out = f"{head} (status {last.status_name}): {why}"
+    if refusal is not None:
+        out += f"; the relay's last refusal of it: {describe_refusal(refusal)}"
+    return out
 
 
 def parse_outbound_entry(chain: str, d: Any) -> OutboundEntry:
@@ -251,6 +288,22 @@ def parse_stream_frame(chain: str, message: bytes | str) -> OutboundPage:
     if isinstance(data, dict) and "code" in data and "entries" not in data:
         raise api_error(400, data)
     return parse_outbound_page(chain, data)
+
+
+def stream_refusal(close_code: int | None, reason: str, url: str) -> RelayApiError | None:
+    """The refusal a stream close stands for: codes 4000-4999 are the relay refusing
+    the request (docs/api.md), with ``"[code] message"`` as the reason; None for any
+    other close (the connection broke: reconnect)."""
+    if close_code is None or not 4000 <= close_code <= 4999:
+        return None
+    code, _, message = reason.partition("] ")
+    relay_code = int(code[1:]) if code.startswith("[") and code[1:].isdigit() else None
+    return RelayApiError(
+        relay_code or Code.BAD_REQUEST,
+        message if relay_code else reason or f"the relay closed the stream with {close_code}",
+        {"url": url, "close_code": close_code},
+        status=close_code - 4000,
+    )
 
 
 def ibtp_id_of(encoded: bytes) -> str:
@@ -523,22 +576,24 @@ class ClientBase:
         deadline = (yield Clock()) + timeout
         delay = self.poll_interval
         last: IbtpStatus | None = None
+        refusal: dict[str, Any] | None = None
         while True:
             try:
                 last = yield from self._ibtp_status_flow(ibtp_id)
                 if last.final:
                     return last
+                refusal = last.last_refusal
             except RelayApiError as exc:
                 if exc.code not in _NOT_YET:  # not committed yet: keep waiting
                     raise
+                refusal = _refusal(exc.details.get("last_refusal")) or refusal
             now = yield Clock()
             if now >= deadline:
-                seen = last.status_name if last else "not seen by the relay"
                 raise RelayTimeoutError(
-                    f"{ibtp_id} is not final after {timeout:g}s (last status: {seen}); "
-                    "wait longer or check that the destination's gateway is running",
+                    describe_wait_timeout(ibtp_id, timeout, last, refusal),
                     ibtp_id=ibtp_id,
                     last_status=None if last is None else int(last.status),
+                    last_refusal=refusal,
                 )
             yield Sleep(min(delay, deadline - now))
             delay = min(delay * 1.6, self.max_poll_interval)

@@ -62,8 +62,10 @@ class RelayConnectionError(RelayError):
 
 
 class RelayTimeoutError(RelayError):
-    """Waiting for a final status ran out of time (7002). ``details`` has ``ibtp_id``
-    and ``last_status`` (the last status seen, or None if the relay had not seen it)."""
+    """Waiting for a final status ran out of time (7002). ``details`` has ``ibtp_id``,
+    ``last_status`` (the last status seen, or None if the relay had not seen it) and
+    ``last_refusal`` (the relay's last admission refusal of it, or None). The message
+    names the side that has not acted."""
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(ClientCode.TIMEOUT, message, **details)

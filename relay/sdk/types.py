@@ -64,6 +64,9 @@ class IbtpStatus:
     history: list[tuple[TxStatus, int]]
     #: What the destination returned (or its failure reason); empty until a receipt.
     result: bytes = b""
+    #: The relay's last admission refusal of this IBTP ``{code, message, details,
+    #: sender, height}`` (kept in the node's memory, bounded), or None.
+    last_refusal: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
