@@ -411,3 +411,23 @@ def serve_in_thread(config: NodeConfig, verifiers: VerifierRegistry) -> Iterator
         trio.from_thread.run_sync(stop.set, trio_token=token)
         thread.join(DEADLINE)
         assert not thread.is_alive(), "the server thread did not stop"
+
+
+def response_body(r: Any) -> Any:
+    """An API answer (httpx.Response) as Python values, by its content type."""
+    if r.headers.get("content-type", "").startswith("application/msgpack"):
+        return msgpack.unpackb(r.content, raw=False)
+    return r.json()
+
+
+def assert_refusal(r: Any, code: int) -> dict[str, Any]:
+    """A coded refusal as docs/api.md promises: the code, its HTTP status, a message
+    and a details object."""
+    from relay.errors import http_status
+
+    doc = response_body(r)
+    assert doc["code"] == code, doc
+    assert r.status_code == http_status(code), (r.status_code, doc)
+    assert isinstance(doc["message"], str) and doc["message"]
+    assert isinstance(doc["details"], dict), doc
+    return dict(doc)

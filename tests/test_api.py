@@ -26,11 +26,13 @@ from relayfix import (
     HUB,
     World,
     account,
+    assert_refusal,
     json_txs,
     node_config,
     notary_registry,
     pack_txs,
     replace_ibtp,
+    response_body,
     serve_in_thread,
     sid,
 )
@@ -97,18 +99,7 @@ class Api:
         return self.url.replace("http://", "ws://") + f"/v1/stream/{chain}{q}"
 
 
-def body(r: httpx.Response) -> Any:
-    if r.headers.get("content-type", "").startswith(MSGPACK):
-        return msgpack.unpackb(r.content, raw=False)
-    return r.json()
-
-
-def assert_refusal(r: httpx.Response, code: int) -> dict[str, Any]:
-    doc = body(r)
-    assert doc["code"] == code, doc
-    assert r.status_code == http_status(code), (r.status_code, doc)
-    assert isinstance(doc["message"], str) and doc["message"]
-    return dict(doc)
+body = response_body
 
 
 @pytest.fixture

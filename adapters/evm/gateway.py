@@ -381,8 +381,8 @@ class EvmAdapter:
                 raise DeliveryRefused(refused, len(deliveries))
         return [o if o is not None else DeliveryOutcome.EXECUTED for o in outcomes]
 
-    async def _revert_of(self, data: bytes) -> str:
-        """The broker's revert reason for ``data`` now (eth_call), for the operator."""
+    async def _dry_run(self, data: bytes) -> RpcError | None:
+        """``data`` sent to the broker as an ``eth_call`` at the head: its revert, or None."""
         try:
             await self.rpc.call(
                 "eth_call",
@@ -390,8 +390,15 @@ class EvmAdapter:
                 "latest",
             )
         except RpcError as exc:
-            return _revert_reason(exc.details.get("data")) or exc.message
-        return "reverted when mined (it passes eth_call now: it may succeed on a retry)"
+            return exc
+        return None
+
+    async def _revert_of(self, data: bytes) -> str:
+        """The broker's revert reason for ``data`` now, for the operator."""
+        exc = await self._dry_run(data)
+        if exc is None:
+            return "reverted when mined (it passes eth_call now: it may succeed on a retry)"
+        return _revert_reason(exc.details.get("data")) or exc.message
 
     def _invoke_interchain_data(self, d: Delivery) -> bytes:
         ib = d.ibtp
@@ -409,16 +416,11 @@ class EvmAdapter:
         )
 
     async def _already_applied(self, data: bytes) -> bool:
-        try:
-            await self.rpc.call(
-                "eth_call",
-                {"from": self.sender.address, "to": self.config.broker, "data": "0x" + data.hex()},
-                "latest",
-            )
+        exc = await self._dry_run(data)
+        if exc is None:
             return False
-        except RpcError as exc:
-            text = f"{exc.message} {_revert_reason(exc.details.get('data'))}"
-            return any(a in text for a in _ALREADY)
+        text = f"{exc.message} {_revert_reason(exc.details.get('data'))}"
+        return any(a in text for a in _ALREADY)
 
     async def _send_all(self, datas: list[bytes]) -> list[bool]:
         outcomes = await self.sender.send_many([(self.config.broker, d) for d in datas])

@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
-from hypercorn.config import Config as HyperConfig
-from hypercorn.trio import serve
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from relay.api.server import serve_asgi
 
 if TYPE_CHECKING:
     from adapters.gateway.runtime import Gateway
@@ -151,15 +151,4 @@ async def serve_admin(
     gw: Gateway, host: str, port: int, *, task_status: Any = trio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the admin endpoint until cancelled; ``task_status.started(url)``."""
-    cfg = HyperConfig()
-    cfg.bind = [f"{host}:{port}"]
-    cfg.accesslog = None
-    cfg.errorlog = None
-    app = create_admin_app(gw)
-
-    async def run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
-
-    async with trio.open_nursery() as nursery:
-        binds = await nursery.start(run)
-        task_status.started(binds[0] if binds else f"http://{host}:{port}")
+    await serve_asgi(create_admin_app(gw), host, port, task_status=task_status)

@@ -529,17 +529,31 @@ async def serve_api(
 ) -> None:
     """Serve the API until cancelled; ``task_status.started(url)`` once listening."""
     cfg = HyperConfig()
-    cfg.bind = [f"{host}:{port}"]
-    cfg.accesslog = None
-    cfg.errorlog = None
     cfg.keep_alive_timeout = 75
     cfg.websocket_ping_interval = 20
     cfg.h11_max_incomplete_size = 64 * 1024
+    await serve_asgi(create_app(node), host, port, cfg, task_status=task_status)
 
-    app = create_app(node)
+
+async def serve_asgi(
+    app: Any,
+    host: str,
+    port: int,
+    cfg: HyperConfig | None = None,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve an ASGI ``app`` on hypercorn's trio worker at ``host:port`` (0: any free
+    port) until cancelled, without access or error logs; ``task_status.started(url)``
+    with the bound URL once listening. Shared by the relay API and the gateway's
+    admin endpoint."""
+    cfg = cfg or HyperConfig()
+    cfg.bind = [f"{host}:{port}"]
+    cfg.accesslog = None
+    cfg.errorlog = None
 
     async def run(*, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        await serve(app, cfg, task_status=task_status)  # type: ignore[arg-type]
+        await serve(app, cfg, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(run)

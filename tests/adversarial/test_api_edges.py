@@ -20,13 +20,21 @@ import httpx
 import msgpack
 import pytest
 import trio
-from relayfix import DEADLINE, HUB, World, node_config, notary_registry
+from relayfix import (
+    DEADLINE,
+    HUB,
+    World,
+    assert_refusal,
+    node_config,
+    notary_registry,
+    response_body,
+)
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 import relay.api.server as server
 from relay.api.request import decode_envelope
 from relay.cli import main
-from relay.errors import Code, RelayError, http_status
+from relay.errors import Code, RelayError
 from relay.ibtp import TxStatus
 from relay.ledger.types import MAX_TX_OBJECTS, encode_tx
 from relay.node import Node, open_node
@@ -64,20 +72,7 @@ async def relay(tmp_path: Path) -> AsyncIterator[Relay]:
         nursery.cancel_scope.cancel()
 
 
-def body(r: httpx.Response) -> Any:
-    if r.headers.get("content-type", "").startswith(MSGPACK):
-        return msgpack.unpackb(r.content, raw=False)
-    return r.json()
-
-
-def assert_refusal(r: httpx.Response, code: int) -> dict[str, Any]:
-    """A coded refusal as docs/api.md promises: code, status, message, details object."""
-    doc = body(r)
-    assert doc["code"] == code, doc
-    assert r.status_code == http_status(code), (r.status_code, doc)
-    assert isinstance(doc["message"], str) and doc["message"]
-    assert isinstance(doc["details"], dict), doc
-    return dict(doc)
+body = response_body
 
 
 def _raw_tx(sender: str, body: Any) -> bytes:
