@@ -79,7 +79,9 @@ def decode_ibtp(data: bytes) -> IBTP:
 
 def unpack_strict(data: bytes, max_bytes: int = MAX_IBTP_BYTES) -> Any:
     """msgpack-decode ``data`` with limits: trailing bytes are NON_CANONICAL, any other
-    failure MALFORMED_ENCODING."""
+    failure MALFORMED_ENCODING (docs/protocol.md §2.3 lists them: truncation, the byte
+    ``c1``, invalid UTF-8, any ext value, a map key that is not str or bin, nesting
+    deeper than 1024, arrays over 100,000 and maps over 10,000 entries)."""
     try:
         return msgpack.unpackb(
             data,
@@ -91,6 +93,7 @@ def unpack_strict(data: bytes, max_bytes: int = MAX_IBTP_BYTES) -> Any:
             max_array_len=100_000,
             max_map_len=10_000,
             max_ext_len=0,
+            ext_hook=_refuse_ext,
         )
     except msgpack.ExtraData:
         raise EncodingError(
@@ -105,6 +108,12 @@ def unpack_strict(data: bytes, max_bytes: int = MAX_IBTP_BYTES) -> Any:
         raise EncodingError(
             Code.MALFORMED_ENCODING, f"not valid msgpack ({type(exc).__name__}): {exc}"[:300]
         ) from None
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    """No relay structure uses msgpack ext values: refuse every one, also a zero-length
+    ext (which ``max_ext_len=0`` alone lets through), as MALFORMED_ENCODING."""
+    raise ValueError(f"ext type {code} is not used by any relay structure")
 
 
 def ibtp_from_obj(obj: Any) -> IBTP:
