@@ -1991,6 +1991,17 @@ def ledger_transactions() -> dict[str, Any]:
         _raw_tx(HUB_ID, addr, n, "chain.register", {"id": 1.5}, sig),
         error=Code.FIELD_TYPE,
     )
+    head = b"\x96" + mp(HUB_ID) + mp(addr) + mp(n) + mp("chain.withdraw")
+    sc.apply(
+        "a body map with a duplicate key: re-encoded with the last value only",
+        head + b"\x82" + mp("id") + mp("X0") + mp("id") + mp("X9") + mp(sig),
+        error=Code.NON_CANONICAL,
+    )
+    sc.apply(
+        "a body map mixing str and bin keys",
+        head + b"\x82" + mp("id") + mp("X0") + mp(b"id") + mp("X9") + mp(sig),
+        error=Code.FIELD_TYPE,
+    )
     # chain.register checks, in the doc's order
     OUT = "outsider"
     sc.apply(
