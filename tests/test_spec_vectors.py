@@ -303,3 +303,24 @@ def test_relay_proof_threshold(case: dict[str, Any]) -> None:
     with pytest.raises(Revert) as exc:
         broker._check_relay_proof(env, digest, sigs)  # type: ignore[arg-type]
     assert decode_revert_reason(exc.value.data) == reasons[case["expect"]]
+
+
+# ---------------------------------------------------------------------------
+# docs/protocol.md §6 lists every code, with its name and HTTP status
+
+
+def test_protocol_doc_lists_every_code_with_its_http_status() -> None:
+    import re
+
+    from relay.errors import http_status
+
+    text = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    rows = {
+        int(m[1]): (m[2], m[3])
+        for m in re.finditer(r"^\| (\d{4}) \| ([A-Z_0-9]+) \| (\d{3}|—) \|", text, re.M)
+    }
+    for code in Code:
+        assert code in rows, f"{code.name} is missing from docs/protocol.md §6"
+        name, status = rows[code]
+        assert name == code.name
+        assert status == str(http_status(code)), code.name
