@@ -1,4 +1,4 @@
-"""The protocol vectors beyond the IBTP codec (docs/protocol.md §2.3, §3, §4, §5):
+"""The protocol vectors beyond the IBTP codec (docs/protocol.md §2.2, §3, §4, §5):
 
 * ``ledger/*.json``: transaction sequences replayed through the reference executor,
   which must reproduce every result, refusal, outbound entry and the final state;
@@ -254,7 +254,7 @@ THRESHOLDS = load(VECTORS / "relay_proof" / "thresholds.json")
 def doc_rule(
     digest: bytes, validators: set[str], threshold: int, sigs: list[bytes]
 ) -> tuple[str, int | None]:
-    """docs/protocol.md §2.3, as written: every signature in order well-formed and a
+    """docs/protocol.md §2.2, as written: every signature in order well-formed and a
     validator's, then at least ``threshold`` distinct validators."""
     seen = set()
     for i, sig in enumerate(sigs):

@@ -801,7 +801,7 @@ def array32(*items: bytes) -> bytes:
 def more_invalid_cases() -> list[tuple[str, str, bytes, Code]]:
     """Header widths, parse-level refusals, service-ID character classes, limits one
     over, and inputs with several defects whose code the order of docs/protocol.md
-    §2.2 decides (``precedence-*``)."""
+    §2.3 decides (``precedence-*``)."""
     base = ibtp_bytes()
     ascii_arg = arr(mp(b"\x01\x02"))
     big_arg = b"\xbb" * (32 * 1024)
@@ -1018,7 +1018,7 @@ def more_invalid_cases() -> list[tuple[str, str, bytes, Code]]:
             b"\xc1" * (256 * 1024 + 1),
             big,
         ),
-        # --- precedence: several defects, the first check in §2.2 decides ---
+        # --- precedence: several defects, the first check in §2.3 decides ---
         (
             "precedence-parse-before-trailing",
             "invalid UTF-8 in func and a trailing byte: the parse fails first (1001)",
@@ -1311,7 +1311,7 @@ def _unrecoverable_r() -> int:
 
 
 def relay_proof_threshold_vectors() -> dict[str, Any]:
-    """Relay proofs as a destination broker counts them (docs/protocol.md §2.3)."""
+    """Relay proofs as a destination broker counts them (docs/protocol.md §2.2)."""
     validators = [vector_account(i) for i in range(4)]
     stranger = vector_account(9)
     ibtp = {name: i for name, _, i in valid_ibtps()}["01-interchain-minimal"]
@@ -1393,7 +1393,7 @@ def relay_proof_threshold_vectors() -> dict[str, Any]:
     return {
         "description": (
             "relay proofs for one signed digest as a destination broker counts them "
-            "(docs/protocol.md §2.3): every signature well-formed (else malformed) and by a "
+            "(docs/protocol.md §2.2): every signature well-formed (else malformed) and by a "
             "registered validator (else unregistered_signer), checked in order also past "
             "the threshold; at least `threshold` distinct validators (else below_threshold). "
             "Keys are the public test keys of signatures.json (key 9 is the stranger)."
