@@ -220,10 +220,12 @@ class Executor:
         if not isinstance(broker, str) or not 1 <= len(broker) <= 128:
             raise RelayError(Code.FIELD_TYPE, "broker must be a 1-128 character string")
         reg = self._check_registration(family, b["trust_root"], broker)
-        gateways = b.get("gateways") or [tx.sender]
-        if not isinstance(gateways, list) or not 1 <= len(gateways) <= 16:
+        gateways = b.get("gateways", [])
+        if not isinstance(gateways, list) or len(gateways) > 16:
             raise RelayError(Code.FIELD_TYPE, "gateways must be a list of 1-16 addresses")
+        gateways = gateways or [tx.sender]  # absent or empty: the sender is the gateway
         gws = sorted({normalize_address(g) for g in gateways})
+        name, desc = _text(b, "name", 128), _text(b, "desc", 1024)
         prior = 0
         if old is not None:
             # Re-registration of a released ID: the earlier record is kept whole under
@@ -238,8 +240,8 @@ class Executor:
             "broker": reg.broker,
             "gateways": gws,
             "status": PENDING,
-            "name": str(b.get("name", ""))[:128],
-            "desc": str(b.get("desc", ""))[:1024],
+            "name": name,
+            "desc": desc,
             "registrar": tx.sender,
             "registered_at": height,
             "history": [[PENDING, height]],
@@ -281,9 +283,9 @@ class Executor:
                 Code.UNAUTHORIZED, f"{tx.sender} is not a hub admin; only admins approve chains"
             )
         b = _body_dict(tx.body, {"id"}, set())
-        rec = view.get(f"chain/{b['id']}")
+        rec = view.get(f"chain/{b['id']}") if is_valid_chain_id(b["id"]) else None
         if rec is None:
-            raise RelayError(Code.UNKNOWN_CHAIN, f"chain {b['id']!r} is not registered")
+            raise RelayError(Code.UNKNOWN_CHAIN, f"chain {str(b['id'])[:64]!r} is not registered")
         if rec["status"] != PENDING:
             raise RelayError(Code.NOT_PENDING, f"chain {b['id']!r} is {rec['status']}, not PENDING")
         status = ACTIVE if approve else REJECTED
@@ -344,6 +346,7 @@ class Executor:
             )
         if view.get(f"svc/{sid}") is not None:
             raise RelayError(Code.SERVICE_EXISTS, f"service {sid} is already registered")
+        svc_name = _text(b, "name", 128)
         lists = {}
         for name in ("allow", "deny"):
             items = b.get(name, [])
@@ -359,7 +362,7 @@ class Executor:
                 "chain": sid.chain,
                 "allow": lists["allow"],
                 "deny": lists["deny"],
-                "name": str(b.get("name", ""))[:128],
+                "name": svc_name,
                 "status": ACTIVE,
                 "registered_at": height,
             },
@@ -724,6 +727,16 @@ def _body_dict(body: Any, required: set[str], optional: set[str]) -> dict[str, A
             f"required {sorted(required)}, optional {sorted(optional)}",
         )
     return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int) -> str:
+    """Optional text field ``name`` of a body ("" when absent), cut to ``limit`` code
+    points; anything but a string is refused (FIELD_TYPE), so every implementation
+    stores the same text (docs/protocol.md §4)."""
+    value = body.get(name, "")
+    if not isinstance(value, str):
+        raise RelayError(Code.FIELD_TYPE, f"{name} must be a string")
+    return value[:limit]
 
 
 def decode_outbound(chain: str, seq: int, value: Any) -> Outbound:

@@ -191,7 +191,10 @@ def unpack_strict(
     what: str = "value",
 ) -> Any:
     """msgpack-decode ``data`` with limits: trailing bytes are NON_CANONICAL, any other
-    failure MALFORMED_ENCODING, with a description of what is wrong.
+    failure MALFORMED_ENCODING, with a description of what is wrong (docs/protocol.md §2.3
+    lists them: truncation, the byte ``c1``, invalid UTF-8, any ext value, a map key that
+    is not str or bin, nesting deeper than 1024, arrays over 100,000 and maps over 10,000
+    entries).
 
     With ``max_objects`` and ``max_depth``, :func:`scan_msgpack` checks the structure
     first, so the decode's cost is bounded by them, not by what a hostile input holds.
@@ -226,6 +229,7 @@ def unpack_counted(
             max_array_len=100_000 if max_objects is None else max_objects,
             max_map_len=10_000 if max_objects is None else max_objects,
             max_ext_len=0,
+            ext_hook=_refuse_ext,
         )
     except msgpack.ExtraData as exc:
         raise EncodingError(
@@ -260,6 +264,12 @@ def describe_unpack_error(exc: Exception) -> str:
     if isinstance(exc, TypeError) or "not supported as map key" in text:
         return f"a map key has a type that is not allowed ({text or type(exc).__name__})"[:300]
     return (text or type(exc).__name__)[:300]
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    """No relay structure uses msgpack ext values: refuse every one, also a zero-length
+    ext (which ``max_ext_len=0`` alone lets through), as MALFORMED_ENCODING."""
+    raise ValueError(f"ext type {code} is not used by any relay structure")
 
 
 def ibtp_from_obj(obj: Any) -> IBTP:
