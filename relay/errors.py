@@ -123,6 +123,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.LEDGER_INCONSISTENT: 500,
     Code.CONFIG: 500,
     Code.UPSTREAM_UNAVAILABLE: 502,
+    Code.DELIVERY_REFUSED: 502,
 }
 
 

@@ -953,16 +953,16 @@ def more_invalid_cases() -> list[tuple[str, str, bytes, Code]]:
         ),
         (
             "malformed-depth-1025",
-            "the extra field is 1024 nested one-element arrays around nil: with the outer "
-            "array, 1025 levels, deeper than 1024",
+            "the extra field is 1024 nested one-element arrays around nil: the structure "
+            "scan refuses the array opened at level 4 (1003), long before msgpack's limit",
             ibtp_bytes(extra=b"\x91" * 1024 + b"\xc0"),
-            mal,
+            ft,
         ),
         (
             "malformed-array-header-100001",
-            "an array header declaring 100001 elements (more than 100000)",
+            "an array header declaring 100001 elements: more than an IBTP's 45 values (1004)",
             b"\xdd" + (100001).to_bytes(4, "big") + b"\xc0" * 16,
-            mal,
+            Code.FIELD_TOO_LARGE,
         ),
         # --- 1003 ---
         (
@@ -974,9 +974,10 @@ def more_invalid_cases() -> list[tuple[str, str, bytes, Code]]:
         ),
         (
             "array-of-100000",
-            "an array of 100000 nils: parses (the limit is inclusive), then a wrong arity",
+            "an array of 100000 nils: the structure scan refuses its header (1004: an IBTP "
+            "holds at most 45 values) before anything is parsed",
             b"\xdd" + (100000).to_bytes(4, "big") + b"\xc0" * 100000,
-            ft,
+            Code.FIELD_TOO_LARGE,
         ),
         ("extra-nil", "extra written as nil", ibtp_bytes(extra=b"\xc0"), ft),
         ("type-256", "type 256 (uint16)", ibtp_bytes(type=mp(256)), ft),
@@ -1070,10 +1071,10 @@ def more_invalid_cases() -> list[tuple[str, str, bytes, Code]]:
         ),
         (
             "precedence-args-type-before-count",
-            "33 args of which the last is a str: every arg's type (1003) is checked before "
-            "the count (1004)",
+            "33 args of which the last is a str: the structure scan counts a 46th value "
+            "(1004) before any field is typed (an arg's type would be 1003)",
             ibtp_bytes(payload=payload_bytes(args=array16(*([mp(b"")] * 32 + [mp("x")])))),
-            ft,
+            Code.FIELD_TOO_LARGE,
         ),
         (
             "precedence-args-size-before-encrypted",
