@@ -296,3 +296,13 @@ def test_module_is_pure() -> None:
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=REPO
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_benchmark_runs_and_reports_its_headline_figures() -> None:
+    from benchmarks.verify_sm2 import run_benchmark
+
+    result = run_benchmark(sigs=8, reps=1, ref_sigs=1)
+    assert result["sm2_us"] > 0 and result["floor_recover_us"] > 0
+    assert result["floor_ratio"] == pytest.approx(
+        result["floor_recover_us"] / result["sm2_us"], rel=0.05
+    )
