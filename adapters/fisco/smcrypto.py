@@ -32,6 +32,12 @@ exactly as GB/T 32918.2-2016 (GM/T 0003.2-2012) §6.1 prescribes.
 Signatures here are raw ``r‖s`` (64 bytes, big-endian); FISCO's wire form is
 ``r‖s‖pub`` (128 bytes, :func:`parse_fisco_sm2_signature`). Keys are 32-byte
 scalars and 64-byte ``x‖y`` points on the SM2 recommended curve (GB/T 32918.5).
+
+Two properties of the library a caller should know: it holds the GIL while it
+verifies (threads do not add throughput; processes do), and GmSSL writes a
+two-line error trace (``…/sm2_sign.c:…:sm2_fast_verify():``) to the process's
+stderr for every signature that fails to verify. That cannot be switched off
+from Python, so a relay fed many bad seals should send stderr to a bounded log.
 """
 
 from __future__ import annotations
