@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -82,29 +83,42 @@ durability = "normal"        # "normal" survives a crash; "full" also power loss
 """
 
 
+_DURATION_UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0))
+
+
 def parse_duration(value: Any, name: str) -> float:
-    """Seconds from ``"30ms"``, ``"1.5s"``, ``"2m"`` or a plain number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-            if text.endswith(suffix):
-                text, unit = text[: -len(suffix)], scale
-                break
-        else:
-            unit = 1.0
-        try:
-            seconds = float(text) * unit
-        except ValueError:
-            raise RelayError(
-                Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
-            ) from None
+    """Seconds from ``"30ms"``, ``"1.5s"`` or ``"2m"``: the unit is required (a bare
+    ``30`` could mean seconds or milliseconds, so it is refused)."""
+    if not isinstance(value, str):
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: write a duration with a unit, like "30ms" or "1s"'
+        )
+    text = value.strip()
+    for suffix, scale in _DURATION_UNITS:
+        if text.endswith(suffix):
+            text, unit = text[: -len(suffix)], scale
+            break
     else:
-        raise RelayError(Code.CONFIG, f'{name} must be a duration string like "1s"')
-    if seconds <= 0:
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: give a unit (ms, s or m), like "30ms" or "1s"'
+        )
+    try:
+        seconds = float(text) * unit
+    except ValueError:
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
+        ) from None
+    if not seconds > 0 or seconds == float("inf"):
         raise RelayError(Code.CONFIG, f"{name} must be positive")
     return seconds
+
+
+def _int_setting(table: dict[str, Any], key: str, default: int, path: Path) -> int:
+    """An integer setting of ``[relay]``; the error names the key."""
+    value = table.get(key, default)
+    if type(value) is not int:
+        raise RelayError(Code.CONFIG, f"{path}: {key} = {value!r}: write a whole number")
+    return value
 
 
 def load_relay_config(directory: Path) -> RelayConfig:
@@ -134,13 +148,13 @@ def load_relay_config(directory: Path) -> RelayConfig:
             key=directory / str(t.get("key", NODE_KEY)),
             data_dir=directory / str(t.get("data_dir", DATA_DIR)),
             host=str(t.get("host", "127.0.0.1")),
-            port=int(t.get("port", 8710)),
-            batch_time=parse_duration(t.get("batch_time", "30ms"), "batch_time"),
-            max_block_txs=int(t.get("max_block_txs", 1000)),
-            max_block_ibtps=int(t.get("max_block_ibtps", 4000)),
-            max_sealed_blocks=int(t.get("max_sealed_blocks", 4)),
+            port=_int_setting(t, "port", 8710, path),
+            batch_time=parse_duration(t.get("batch_time", "30ms"), f"{path}: batch_time"),
+            max_block_txs=_int_setting(t, "max_block_txs", 1000, path),
+            max_block_ibtps=_int_setting(t, "max_block_ibtps", 4000, path),
+            max_sealed_blocks=_int_setting(t, "max_sealed_blocks", 4, path),
             idle_block_interval=parse_duration(
-                t.get("idle_block_interval", "1s"), "idle_block_interval"
+                t.get("idle_block_interval", "1s"), f"{path}: idle_block_interval"
             ),
             durability=str(t.get("durability", "normal")),
         )
@@ -255,7 +269,39 @@ def _json_arg(text: str, name: str) -> Any:
 
 
 def _client(args: argparse.Namespace, account: Account | None = None) -> RelayClient:
-    return RelayClient(args.relay, account, transport=args.transport)
+    return RelayClient(check_relay_url(args.relay), account, transport=args.transport)
+
+
+def check_relay_url(url: str, what: str = "--relay") -> str:
+    """``url`` if it is an ``http(s)://host[:port]`` URL; else a 6006 naming the fix."""
+    try:
+        parsed = httpx.URL(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise RelayError(
+            Code.CONFIG,
+            f"{what} {url!r} is not a relay URL; write it with its scheme, e.g. {DEFAULT_RELAY}",
+        )
+    return url
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    """Refuse to start when ``host:port`` is taken, with a message instead of a traceback
+    from deep inside the server (port 0, any free port, always passes)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise RelayError(
+                Code.CONFIG,
+                f"cannot serve {what} on {host}:{port}: {exc.strerror or exc}; stop what uses "
+                "it or choose another --port",
+            ) from None
 
 
 def _tx_summary(result: Any) -> dict[str, Any]:
@@ -355,7 +401,16 @@ def cmd_relay_start(args: argparse.Namespace, out: Output) -> int:
             f"node key {cfg.key} ({key.address}) is not a validator in {cfg.genesis}; "
             "its blocks and relay proofs would not verify",
         )
-    trio.run(_serve_relay, cfg, genesis, key)
+    check_port_free(cfg.host, cfg.port, "the relay API")
+    try:
+        trio.run(_serve_relay, cfg, genesis, key)
+    except (OSError, BaseExceptionGroup) as exc:  # the port was taken since the check
+        cause = exc.subgroup(OSError) if isinstance(exc, BaseExceptionGroup) else exc
+        if cause is None:
+            raise
+        raise RelayError(
+            Code.CONFIG, f"cannot serve the relay API on {cfg.host}:{cfg.port}: {cause}"
+        ) from None
     return 0
 
 
@@ -436,6 +491,27 @@ def cmd_appchain_list(args: argparse.Namespace, out: Output) -> int:
         chains,
         ["id", "family", "status", "broker", "gateways", "name", "registered_at"],
     )
+    return 0
+
+
+#: Entry points deriving a family's trust root from its chain's API: ``derive(endpoint,
+#: mode, notaries, threshold) -> dict`` (adapters.evm.trust_root for ``evm``).
+TRUST_ROOT_GROUP = "relayhub.trust_roots"
+
+
+def cmd_appchain_trust_root(args: argparse.Namespace, out: Output) -> int:
+    """The trust root JSON for ``appchain register --trust-root``, read from the chain."""
+    derivers = {ep.name: ep for ep in entry_points(group=TRUST_ROOT_GROUP)}
+    ep = derivers.get(args.family)
+    if ep is None:
+        raise RelayError(
+            Code.CONFIG,
+            f"no trust-root reader for family {args.family!r} (installed: "
+            f"{', '.join(sorted(derivers)) or 'none'}); write its trust root by hand "
+            "(docs/operations.md)",
+        )
+    root = ep.load()(args.rpc, args.mode, args.notary, args.threshold)
+    out.json(root)
     return 0
 
 
@@ -558,6 +634,33 @@ def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _add_trust_root_command(sub: Any, command: Any) -> None:
+    p = command(
+        sub,
+        "trust-root",
+        cmd_appchain_trust_root,
+        "print a chain's trust root (JSON for appchain register --trust-root), read from its node",
+    )
+    p.add_argument("--rpc", required=True, metavar="URL", help="the chain's JSON-RPC URL")
+    p.add_argument("--family", default="evm", help="chain family")
+    p.add_argument(
+        "--mode",
+        default="seal",
+        choices=("seal", "notary"),
+        help="seal: the chain's own validators (read from the node); notary: --notary keys",
+    )
+    p.add_argument(
+        "--notary",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="notary address, with --mode notary (repeatable)",
+    )
+    p.add_argument(
+        "--threshold", type=int, default=None, help="signatures needed (default: the chain's / all)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relayhub", description="Run a relayhub relay and talk to one."
@@ -628,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(acs, "list", cmd_appchain_list, "list app chains")
     _add_relay_url(p)
     _add_json(p)
+    _add_trust_root_command(acs, command)
     p = command(acs, "show", cmd_appchain_show, "show one app chain")
     p.add_argument("chain_id", metavar="ID")
     _add_relay_url(p)

@@ -111,10 +111,16 @@ def test_relay_toml_is_checked(tmp_path: Path, capsys: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30ms", 0.03), ("1s", 1.0), ("1.5s", 1.5), ("2m", 120.0), (2, 2.0)]
+    ("text", "seconds"), [("30ms", 0.03), ("1s", 1.0), ("1.5s", 1.5), ("2m", 120.0)]
 )
 def test_parse_duration(text: Any, seconds: float) -> None:
     assert parse_duration(text, "x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", [30, 0.5, "30", "0ms", "-1s", "nans", True])
+def test_parse_duration_wants_a_positive_value_with_a_unit(value: Any) -> None:
+    with pytest.raises(RelayError, match=r"\] x"):
+        parse_duration(value, "x")
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path, capsys: Any) -> None:
