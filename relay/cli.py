@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import enum
 import json
 import os
@@ -20,7 +21,8 @@ import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -203,9 +205,55 @@ def _cell(v: Any) -> str:
     return json.dumps(v, separators=(", ", ": "))
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+#: Fields whose values are the destination's result bytes (shown decoded if printable).
+_RESULT_FIELDS = frozenset({"result", "results"})
+
+
+def with_0x(value: str) -> str:
+    """A 32-byte hash as ``0x`` + 64 hex digits, however the API spelled it."""
+    if len(value) == 64 and set(value) <= _HEX:
+        return "0x" + value
+    return value
+
+
+def _decoded(value: Any) -> Any:
+    """``0x…`` bytes as ``0x… ("text")`` when they are printable UTF-8."""
+    if isinstance(value, list):
+        return [_decoded(x) for x in value]
+    if not (isinstance(value, str) and value.startswith("0x") and len(value) > 2):
+        return value
+    try:
+        text = bytes.fromhex(value[2:]).decode("utf-8")
+    except ValueError:
+        return value
+    return f"{value} ({text!r})" if text.isprintable() else value
+
+
+def _when(ms: int) -> str:
+    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    return f"{ms} ({when.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} UTC)"
+
+
+def display_value(key: str, value: Any) -> Any:
+    """A value as a person reads it: hashes with 0x, results decoded, times readable."""
+    value = to_jsonable(value)
+    if isinstance(value, str):
+        value = with_0x(value)
+    if key in _RESULT_FIELDS:
+        return _decoded(value)
+    if key.endswith("timestamp_ms") and type(value) is int:
+        return _when(value)
+    return value
+
+
 class Output:
-    def __init__(self, as_json: bool) -> None:
+    """Tables for a terminal; the same, unwrapped and untruncated, as plain text when
+    stdout is a pipe or a file (so hex values stay whole); or JSON (``--json``)."""
+
+    def __init__(self, as_json: bool, plain: bool | None = None) -> None:
         self.as_json = as_json
+        self.plain = (not sys.stdout.isatty()) if plain is None else plain
         self.console = Console(markup=False, highlight=False, soft_wrap=False)
 
     def json(self, value: Any) -> None:
@@ -217,26 +265,42 @@ class Output:
         if self.as_json:
             self.json(value)
             return
+        cells = [(str(k), _cell(display_value(str(k), v))) for k, v in value.items()]
+        if self.plain:
+            width = max((len(k) for k, _ in cells), default=0)
+            lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in cells]
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
-        for k, v in value.items():
-            table.add_row(str(k), _cell(v))
+        for k, v in cells:
+            table.add_row(k, v)
         self.console.print(table)
 
     def rows(self, title: str, items: list[dict[str, Any]], columns: Sequence[str]) -> None:
         if self.as_json:
             self.json(items)
             return
+        body = [[_cell(display_value(c, item.get(c, ""))) for c in columns] for item in items]
+        if self.plain:
+            lines = [title, "\t".join(columns), *("\t".join(r) for r in body)]
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         table = Table(title=title, title_justify="left")
         for c in columns:
             table.add_column(c, overflow="fold")
-        for item in items:
-            table.add_row(*(_cell(item.get(c, "")) for c in columns))
+        for r in body:
+            table.add_row(*r)
         self.console.print(table)
 
     def line(self, text: str) -> None:
-        self.console.print(text)
+        if self.plain:
+            print(text, flush=True)
+        else:
+            self.console.print(text)
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -305,7 +369,7 @@ def check_port_free(host: str, port: int, what: str) -> None:
 
 
 def _tx_summary(result: Any) -> dict[str, Any]:
-    return {"tx": result.tx, "height": result.height, "results": result.results}
+    return {"tx": with_0x(result.tx), "height": result.height, "results": result.results}
 
 
 # --- relay ------------------------------------------------------------------------
@@ -551,15 +615,15 @@ def cmd_tx_status(args: argparse.Namespace, out: Output) -> int:
         else:
             st = c.ibtp_status(args.ibtp_id)
     doc = to_jsonable(st)
-    doc["history"] = [{"status": int(s), "status_name": s.name, "height": h} for s, h in st.history]
-    if out.as_json:
+    if out.as_json:  # the API's record: history as [status, height] pairs
         out.json(doc)
         return 0
+    history = [{"status": int(s), "status_name": s.name, "height": h} for s, h in st.history]
     shown = {k: v for k, v in doc.items() if k not in ("history", "last_refusal")}
     if st.last_refusal is not None:
         shown["last refusal"] = describe_refusal(st.last_refusal)
     out.record(f"IBTP {st.id}", shown)
-    out.rows("history", doc["history"], ["height", "status", "status_name"])
+    out.rows("history", history, ["height", "status", "status_name"])
     return 0
 
 
@@ -601,6 +665,7 @@ PLUGIN_HELP = {
     "demo": "run the embedded demo: relay, EVM chains, gateways and four interchain calls",
     "up": "start the demo topology and keep it running; prints the endpoints",
     "gateway": "run a gateway: `relayhub gateway start --config gateway.toml`",
+    "devchain": "run an EVM dev chain for a relay: `relayhub devchain start --relay-dir D`",
 }
 
 
@@ -634,6 +699,24 @@ def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help line, where it has a default worth naming."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    try:
+        installed = package_version("relayhub")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"relayhub {installed}")
+
+
 def _add_trust_root_command(sub: Any, command: Any) -> None:
     p = command(
         sub,
@@ -665,12 +748,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relayhub", description="Run a relayhub relay and talk to one."
     )
+    _add_version(parser)
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     def command(
         sub: Any, name: str, func: Callable[[argparse.Namespace, Output], int], help: str
     ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, help=help, description=help, formatter_class=HelpFormatter
+        )
         p.set_defaults(func=func)
         return p
 
@@ -678,9 +764,14 @@ def build_parser() -> argparse.ArgumentParser:
     relay = groups.add_parser("relay", help="create, run and check a relay node")
     rs = relay.add_subparsers(dest="cmd", metavar="ACTION", required=True)
     p = command(rs, "init", cmd_relay_init, "create a relay directory: genesis, keys, relay.toml")
-    p.add_argument("--dir", required=True)
-    p.add_argument("--hub-id", default="hub0")
-    p.add_argument("--default-timeout-blocks", type=int, default=200)
+    p.add_argument("--dir", required=True, help="the relay directory to create")
+    p.add_argument("--hub-id", default="hub0", help="the hub's ID, in every service ID")
+    p.add_argument(
+        "--default-timeout-blocks",
+        type=int,
+        default=200,
+        help="relay blocks before an unanswered interchain call rolls back",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing directory's contents")
     _add_json(p)
     p = command(

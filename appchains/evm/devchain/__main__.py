@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address that owns the example services (sets AssetTransfer's counterparts; "
         "default dev account 0)",
     )
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     return p
 
 
