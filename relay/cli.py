@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import enum
 import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -82,29 +85,42 @@ durability = "normal"        # "normal" survives a crash; "full" also power loss
 """
 
 
+_DURATION_UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0))
+
+
 def parse_duration(value: Any, name: str) -> float:
-    """Seconds from ``"30ms"``, ``"1.5s"``, ``"2m"`` or a plain number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-            if text.endswith(suffix):
-                text, unit = text[: -len(suffix)], scale
-                break
-        else:
-            unit = 1.0
-        try:
-            seconds = float(text) * unit
-        except ValueError:
-            raise RelayError(
-                Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
-            ) from None
+    """Seconds from ``"30ms"``, ``"1.5s"`` or ``"2m"``: the unit is required (a bare
+    ``30`` could mean seconds or milliseconds, so it is refused)."""
+    if not isinstance(value, str):
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: write a duration with a unit, like "30ms" or "1s"'
+        )
+    text = value.strip()
+    for suffix, scale in _DURATION_UNITS:
+        if text.endswith(suffix):
+            text, unit = text[: -len(suffix)], scale
+            break
     else:
-        raise RelayError(Code.CONFIG, f'{name} must be a duration string like "1s"')
-    if seconds <= 0:
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: give a unit (ms, s or m), like "30ms" or "1s"'
+        )
+    try:
+        seconds = float(text) * unit
+    except ValueError:
+        raise RelayError(
+            Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
+        ) from None
+    if not seconds > 0 or seconds == float("inf"):
         raise RelayError(Code.CONFIG, f"{name} must be positive")
     return seconds
+
+
+def _int_setting(table: dict[str, Any], key: str, default: int, path: Path) -> int:
+    """An integer setting of ``[relay]``; the error names the key."""
+    value = table.get(key, default)
+    if type(value) is not int:
+        raise RelayError(Code.CONFIG, f"{path}: {key} = {value!r}: write a whole number")
+    return value
 
 
 def load_relay_config(directory: Path) -> RelayConfig:
@@ -134,13 +150,13 @@ def load_relay_config(directory: Path) -> RelayConfig:
             key=directory / str(t.get("key", NODE_KEY)),
             data_dir=directory / str(t.get("data_dir", DATA_DIR)),
             host=str(t.get("host", "127.0.0.1")),
-            port=int(t.get("port", 8710)),
-            batch_time=parse_duration(t.get("batch_time", "30ms"), "batch_time"),
-            max_block_txs=int(t.get("max_block_txs", 1000)),
-            max_block_ibtps=int(t.get("max_block_ibtps", 4000)),
-            max_sealed_blocks=int(t.get("max_sealed_blocks", 4)),
+            port=_int_setting(t, "port", 8710, path),
+            batch_time=parse_duration(t.get("batch_time", "30ms"), f"{path}: batch_time"),
+            max_block_txs=_int_setting(t, "max_block_txs", 1000, path),
+            max_block_ibtps=_int_setting(t, "max_block_ibtps", 4000, path),
+            max_sealed_blocks=_int_setting(t, "max_sealed_blocks", 4, path),
             idle_block_interval=parse_duration(
-                t.get("idle_block_interval", "1s"), "idle_block_interval"
+                t.get("idle_block_interval", "1s"), f"{path}: idle_block_interval"
             ),
             durability=str(t.get("durability", "normal")),
         )
@@ -189,9 +205,55 @@ def _cell(v: Any) -> str:
     return json.dumps(v, separators=(", ", ": "))
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+#: Fields whose values are the destination's result bytes (shown decoded if printable).
+_RESULT_FIELDS = frozenset({"result", "results"})
+
+
+def with_0x(value: str) -> str:
+    """A 32-byte hash as ``0x`` + 64 hex digits, however the API spelled it."""
+    if len(value) == 64 and set(value) <= _HEX:
+        return "0x" + value
+    return value
+
+
+def _decoded(value: Any) -> Any:
+    """``0x…`` bytes as ``0x… ("text")`` when they are printable UTF-8."""
+    if isinstance(value, list):
+        return [_decoded(x) for x in value]
+    if not (isinstance(value, str) and value.startswith("0x") and len(value) > 2):
+        return value
+    try:
+        text = bytes.fromhex(value[2:]).decode("utf-8")
+    except ValueError:
+        return value
+    return f"{value} ({text!r})" if text.isprintable() else value
+
+
+def _when(ms: int) -> str:
+    when = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC)
+    return f"{ms} ({when.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3]} UTC)"
+
+
+def display_value(key: str, value: Any) -> Any:
+    """A value as a person reads it: hashes with 0x, results decoded, times readable."""
+    value = to_jsonable(value)
+    if isinstance(value, str):
+        value = with_0x(value)
+    if key in _RESULT_FIELDS:
+        return _decoded(value)
+    if key.endswith("timestamp_ms") and type(value) is int:
+        return _when(value)
+    return value
+
+
 class Output:
-    def __init__(self, as_json: bool) -> None:
+    """Tables for a terminal; the same, unwrapped and untruncated, as plain text when
+    stdout is a pipe or a file (so hex values stay whole); or JSON (``--json``)."""
+
+    def __init__(self, as_json: bool, plain: bool | None = None) -> None:
         self.as_json = as_json
+        self.plain = (not sys.stdout.isatty()) if plain is None else plain
         self.console = Console(markup=False, highlight=False, soft_wrap=False)
 
     def json(self, value: Any) -> None:
@@ -203,26 +265,42 @@ class Output:
         if self.as_json:
             self.json(value)
             return
+        cells = [(str(k), _cell(display_value(str(k), v))) for k, v in value.items()]
+        if self.plain:
+            width = max((len(k) for k, _ in cells), default=0)
+            lines = [title] + [f"  {k.ljust(width)}  {v}" for k, v in cells]
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         table = Table(title=title, show_header=False, title_justify="left")
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
-        for k, v in value.items():
-            table.add_row(str(k), _cell(v))
+        for k, v in cells:
+            table.add_row(k, v)
         self.console.print(table)
 
     def rows(self, title: str, items: list[dict[str, Any]], columns: Sequence[str]) -> None:
         if self.as_json:
             self.json(items)
             return
+        body = [[_cell(display_value(c, item.get(c, ""))) for c in columns] for item in items]
+        if self.plain:
+            lines = [title, "\t".join(columns), *("\t".join(r) for r in body)]
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            return
         table = Table(title=title, title_justify="left")
         for c in columns:
             table.add_column(c, overflow="fold")
-        for item in items:
-            table.add_row(*(_cell(item.get(c, "")) for c in columns))
+        for r in body:
+            table.add_row(*r)
         self.console.print(table)
 
     def line(self, text: str) -> None:
-        self.console.print(text)
+        if self.plain:
+            print(text, flush=True)
+        else:
+            self.console.print(text)
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -255,11 +333,43 @@ def _json_arg(text: str, name: str) -> Any:
 
 
 def _client(args: argparse.Namespace, account: Account | None = None) -> RelayClient:
-    return RelayClient(args.relay, account, transport=args.transport)
+    return RelayClient(check_relay_url(args.relay), account, transport=args.transport)
+
+
+def check_relay_url(url: str, what: str = "--relay") -> str:
+    """``url`` if it is an ``http(s)://host[:port]`` URL; else a 6006 naming the fix."""
+    try:
+        parsed = httpx.URL(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise RelayError(
+            Code.CONFIG,
+            f"{what} {url!r} is not a relay URL; write it with its scheme, e.g. {DEFAULT_RELAY}",
+        )
+    return url
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    """Refuse to start when ``host:port`` is taken, with a message instead of a traceback
+    from deep inside the server (port 0, any free port, always passes)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise RelayError(
+                Code.CONFIG,
+                f"cannot serve {what} on {host}:{port}: {exc.strerror or exc}; stop what uses "
+                "it or choose another --port",
+            ) from None
 
 
 def _tx_summary(result: Any) -> dict[str, Any]:
-    return {"tx": result.tx, "height": result.height, "results": result.results}
+    return {"tx": with_0x(result.tx), "height": result.height, "results": result.results}
 
 
 # --- relay ------------------------------------------------------------------------
@@ -355,7 +465,16 @@ def cmd_relay_start(args: argparse.Namespace, out: Output) -> int:
             f"node key {cfg.key} ({key.address}) is not a validator in {cfg.genesis}; "
             "its blocks and relay proofs would not verify",
         )
-    trio.run(_serve_relay, cfg, genesis, key)
+    check_port_free(cfg.host, cfg.port, "the relay API")
+    try:
+        trio.run(_serve_relay, cfg, genesis, key)
+    except (OSError, BaseExceptionGroup) as exc:  # the port was taken since the check
+        cause = exc.subgroup(OSError) if isinstance(exc, BaseExceptionGroup) else exc
+        if cause is None:
+            raise
+        raise RelayError(
+            Code.CONFIG, f"cannot serve the relay API on {cfg.host}:{cfg.port}: {cause}"
+        ) from None
     return 0
 
 
@@ -439,6 +558,27 @@ def cmd_appchain_list(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+#: Entry points deriving a family's trust root from its chain's API: ``derive(endpoint,
+#: mode, notaries, threshold) -> dict`` (adapters.evm.trust_root for ``evm``).
+TRUST_ROOT_GROUP = "relayhub.trust_roots"
+
+
+def cmd_appchain_trust_root(args: argparse.Namespace, out: Output) -> int:
+    """The trust root JSON for ``appchain register --trust-root``, read from the chain."""
+    derivers = {ep.name: ep for ep in entry_points(group=TRUST_ROOT_GROUP)}
+    ep = derivers.get(args.family)
+    if ep is None:
+        raise RelayError(
+            Code.CONFIG,
+            f"no trust-root reader for family {args.family!r} (installed: "
+            f"{', '.join(sorted(derivers)) or 'none'}); write its trust root by hand "
+            "(docs/operations.md)",
+        )
+    root = ep.load()(args.rpc, args.mode, args.notary, args.threshold)
+    out.json(root)
+    return 0
+
+
 def cmd_appchain_show(args: argparse.Namespace, out: Output) -> int:
     with _client(args) as c:
         out.record(f"chain {args.chain_id}", c.chain(args.chain_id))
@@ -475,15 +615,15 @@ def cmd_tx_status(args: argparse.Namespace, out: Output) -> int:
         else:
             st = c.ibtp_status(args.ibtp_id)
     doc = to_jsonable(st)
-    doc["history"] = [{"status": int(s), "status_name": s.name, "height": h} for s, h in st.history]
-    if out.as_json:
+    if out.as_json:  # the API's record: history as [status, height] pairs
         out.json(doc)
         return 0
+    history = [{"status": int(s), "status_name": s.name, "height": h} for s, h in st.history]
     shown = {k: v for k, v in doc.items() if k not in ("history", "last_refusal")}
     if st.last_refusal is not None:
         shown["last refusal"] = describe_refusal(st.last_refusal)
     out.record(f"IBTP {st.id}", shown)
-    out.rows("history", doc["history"], ["height", "status", "status_name"])
+    out.rows("history", history, ["height", "status", "status_name"])
     return 0
 
 
@@ -525,6 +665,7 @@ PLUGIN_HELP = {
     "demo": "run the embedded demo: relay, EVM chains, gateways and four interchain calls",
     "up": "start the demo topology and keep it running; prints the endpoints",
     "gateway": "run a gateway: `relayhub gateway start --config gateway.toml`",
+    "devchain": "run an EVM dev chain for a relay: `relayhub devchain start --relay-dir D`",
 }
 
 
@@ -558,16 +699,64 @@ def _add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help line, where it has a default worth naming."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+def _add_version(parser: argparse.ArgumentParser) -> None:
+    try:
+        installed = package_version("relayhub")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
+    parser.add_argument("--version", action="version", version=f"relayhub {installed}")
+
+
+def _add_trust_root_command(sub: Any, command: Any) -> None:
+    p = command(
+        sub,
+        "trust-root",
+        cmd_appchain_trust_root,
+        "print a chain's trust root (JSON for appchain register --trust-root), read from its node",
+    )
+    p.add_argument("--rpc", required=True, metavar="URL", help="the chain's JSON-RPC URL")
+    p.add_argument("--family", default="evm", help="chain family")
+    p.add_argument(
+        "--mode",
+        default="seal",
+        choices=("seal", "notary"),
+        help="seal: the chain's own validators (read from the node); notary: --notary keys",
+    )
+    p.add_argument(
+        "--notary",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="notary address, with --mode notary (repeatable)",
+    )
+    p.add_argument(
+        "--threshold", type=int, default=None, help="signatures needed (default: the chain's / all)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relayhub", description="Run a relayhub relay and talk to one."
     )
+    _add_version(parser)
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     def command(
         sub: Any, name: str, func: Callable[[argparse.Namespace, Output], int], help: str
     ) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, help=help, description=help, formatter_class=HelpFormatter
+        )
         p.set_defaults(func=func)
         return p
 
@@ -575,9 +764,14 @@ def build_parser() -> argparse.ArgumentParser:
     relay = groups.add_parser("relay", help="create, run and check a relay node")
     rs = relay.add_subparsers(dest="cmd", metavar="ACTION", required=True)
     p = command(rs, "init", cmd_relay_init, "create a relay directory: genesis, keys, relay.toml")
-    p.add_argument("--dir", required=True)
-    p.add_argument("--hub-id", default="hub0")
-    p.add_argument("--default-timeout-blocks", type=int, default=200)
+    p.add_argument("--dir", required=True, help="the relay directory to create")
+    p.add_argument("--hub-id", default="hub0", help="the hub's ID, in every service ID")
+    p.add_argument(
+        "--default-timeout-blocks",
+        type=int,
+        default=200,
+        help="relay blocks before an unanswered interchain call rolls back",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing directory's contents")
     _add_json(p)
     p = command(
@@ -628,6 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(acs, "list", cmd_appchain_list, "list app chains")
     _add_relay_url(p)
     _add_json(p)
+    _add_trust_root_command(acs, command)
     p = command(acs, "show", cmd_appchain_show, "show one app chain")
     p.add_argument("chain_id", metavar="ID")
     _add_relay_url(p)

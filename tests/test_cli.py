@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,16 @@ def test_relay_toml_is_checked(tmp_path: Path, capsys: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30ms", 0.03), ("1s", 1.0), ("1.5s", 1.5), ("2m", 120.0), (2, 2.0)]
+    ("text", "seconds"), [("30ms", 0.03), ("1s", 1.0), ("1.5s", 1.5), ("2m", 120.0)]
 )
 def test_parse_duration(text: Any, seconds: float) -> None:
     assert parse_duration(text, "x") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", [30, 0.5, "30", "0ms", "-1s", "nans", True])
+def test_parse_duration_wants_a_positive_value_with_a_unit(value: Any) -> None:
+    with pytest.raises(RelayError, match=r"\] x"):
+        parse_duration(value, "x")
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path, capsys: Any) -> None:
@@ -245,7 +252,10 @@ def test_commands_against_a_live_relay(tmp_path: Path, capsys: Any) -> None:
             cb.submit_ibtps([world.receipt(req)])
         st = run_json(capsys, "tx", "status", req.id, "--wait", "10", *relay)
         assert (st["status"], st["status_name"], st["final"]) == (1, "SUCCESS", True)
-        assert [h["status_name"] for h in st["history"]] == ["BEGIN", "SUCCESS"]
+        assert [TxStatus(s).name for s, _ in st["history"]] == ["BEGIN", "SUCCESS"]
+        with RelayClient(srv.url) as plain:  # --json is the API's record
+            api = plain._run(plain._get(f"/v1/ibtps/{req.id}"))
+        assert {k: st[k] for k in api} == cli.to_jsonable(api)
         assert st["hash"].startswith("0x") and len(st["hash"]) == 66
 
         latest = run_json(capsys, "block", "show", "latest", "--txs", *relay)
@@ -348,13 +358,71 @@ def test_tx_status_table_shows_history(capsys: Any) -> None:
     assert code == 0 and "FAILURE" in out and "BEGIN" in out
     doc = run_json_mock(capsys, mock, "tx", "status", ibtp_id, "--relay", "http://r.test")
     assert doc["status"] == int(TxStatus.FAILURE) and doc["hash"] == record["hash"]
-    assert doc["history"] == [
-        {"status": 0, "status_name": "BEGIN", "height": 3},
-        {"status": 2, "status_name": "FAILURE", "height": 5},
-    ]
+    assert {k: doc[k] for k in record} == record  # --json is the API's record
+    assert "history" in out and "status_name" in out  # the table spells the history out
 
 
 def run_json_mock(capsys: Any, transport: httpx.MockTransport, *argv: str) -> Any:
     code, out, err = run(capsys, *argv, "--json", transport=transport)
     assert code == 0, err
     return json.loads(out)
+
+
+# --- output for people and for pipes ------------------------------------------------------
+
+
+def test_version_and_option_defaults(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("relayhub 0.")
+    with pytest.raises(SystemExit):
+        main(["relay", "init", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: hub0)" in text and "(default: 200)" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["gateway", "--help"], ["start", "parked", "retry", "gateway.toml"]),
+        (["gateway", "start", "--help"], ["--config", "--verbose"]),
+        (["devchain", "start", "--help"], ["--relay-dir", "--keys-dir", "(default: INFO)"]),
+        (["appchain", "trust-root", "--help"], ["--rpc", "--mode", "(default: seal)"]),
+    ],
+)
+def test_plugin_and_new_commands_have_real_help(argv: list[str], words: list[str]) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "relayhub"), *argv], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for word in words:
+        assert word in text, (word, text)
+
+
+def test_plain_output_keeps_hex_whole_and_reads_values(capsys: Any) -> None:
+    long_hex = "0x" + "ab" * 100
+    cli.Output(False, plain=True).record(
+        "one record",
+        {
+            "tx": "cd" * 32,  # the API spells transaction hashes without 0x
+            "proof": long_hex,
+            "results": ["0x" + b"hello".hex(), "0x00ff"],
+            "timestamp_ms": 1764601200123,
+        },
+    )
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "one record"
+    assert any(line.split() == ["tx", "0x" + "cd" * 32] for line in lines)
+    assert any(line.split() == ["proof", long_hex] for line in lines)  # one line, whole
+    assert "0x68656c6c6f ('hello'), 0x00ff" in out  # decoded only when printable
+    assert "1764601200123 (2025-12-01 15:00:00.123 UTC)" in out
+    cli.Output(False, plain=True).rows("rows", [{"hash": "ef" * 32, "n": 1}], ["hash", "n"])
+    assert capsys.readouterr().out.splitlines() == ["rows", "hash\tn", f"0x{'ef' * 32}\t1"]
+
+
+def test_write_commands_print_the_hash_with_0x() -> None:
+    result = type("R", (), {"tx": "12" * 32, "height": 4, "results": []})()
+    assert cli._tx_summary(result)["tx"] == "0x" + "12" * 32

@@ -121,6 +121,31 @@ class Adapter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RelayInfo:
+    """What the relay says about the hub and about one chain, for :class:`Preflight`:
+    ``GET /v1/status`` (hub ID, validators, threshold) and the chain's registration
+    (``GET /v1/chains/{id}``: family, trust_root, broker, gateways, status)."""
+
+    hub_id: str
+    validators: tuple[str, ...]
+    validator_threshold: int
+    chain: dict[str, Any]
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """An optional Adapter hook: checks, before the gateway runs, that the chain is the
+    one registered on the relay (chain identity, broker, the broker's hub ID, chain ID
+    and relay validators) and that the adapter can act on it (a funded account). The
+    runtime checks the chain-agnostic rest (registered, ACTIVE, this gateway's key)."""
+
+    async def preflight(self, relay: RelayInfo) -> list[str]:
+        """Each mismatch as one sentence that names the fix; ``[]`` when all match.
+        Raises (OSError, RelayError) only when the chain cannot be asked."""
+        ...
+
+
 class AdapterRegistry:
     def __init__(self, factories: dict[str, Any] | None = None) -> None:
         self._factories = dict(factories or {})

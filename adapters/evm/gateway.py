@@ -28,7 +28,14 @@ from typing import Any, ClassVar
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
-from adapters.base import BrokerCounters, Delivery, DeliveryOutcome, DeliveryRefused, PollResult
+from adapters.base import (
+    BrokerCounters,
+    Delivery,
+    DeliveryOutcome,
+    DeliveryRefused,
+    PollResult,
+    RelayInfo,
+)
 from adapters.evm.client import EvmSender, selector
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.mpt import build_receipt_proofs, encode_receipt_json
@@ -64,6 +71,10 @@ SEL_INVOKE_RECEIPT = selector("invokeReceipt(string,string,uint64,uint8,bytes,ui
 SEL_OUT_COUNTER = selector("outCounter(string,string)")
 SEL_IN_COUNTER = selector("inCounter(string,string)")
 SEL_CALLBACK_COUNTER = selector("callbackCounter(string,string)")
+SEL_RELAY_VALIDATORS = selector("relayValidators()")
+SEL_EMIT_INTERCHAIN = selector("emitInterchain(string,string,bytes[],uint64)")
+#: The broker's refusal of a request addressed to its own chain (docs/broker.md).
+_LOCAL_REFUSAL = "to is on this chain"
 
 _ALREADY = ("already processed", "index out of order")
 #: ABI word of CallbackEvent's typ for a rollback (RECEIPT_ROLLBACK = 3).
@@ -152,6 +163,70 @@ class EvmAdapter:
 
     async def stop(self) -> None:
         await self.rpc.aclose()
+
+    async def preflight(self, relay: RelayInfo) -> list[str]:
+        """The chain and broker are the registered ones (docs/gateway.md, "Preflight"):
+        the EVM chain id of the trust root, the broker address, the broker's relay
+        validators and threshold, its hub ID and chain ID, and a funded account."""
+        problems: list[str] = []
+        cfg, chain = self.config, relay.chain
+        evm_id = hex_to_int(await self.rpc.call("eth_chainId"))
+        root = chain.get("trust_root")
+        if isinstance(root, dict) and root.get("evm_chain_id") not in (None, evm_id):
+            problems.append(
+                f"the node at {cfg.rpc} is EVM chain id {evm_id}, but chain {cfg.chain_id} is "
+                f"registered with evm_chain_id {root['evm_chain_id']}: point [chain] rpc at "
+                "the registered chain"
+            )
+        registered = str(chain.get("broker", "")).lower()
+        if registered != cfg.broker:
+            problems.append(
+                f"[chain] broker is {cfg.broker}, but chain {cfg.chain_id} is registered with "
+                f"broker {registered}"
+            )
+        out = await self.rpc.call(
+            "eth_call", {"to": cfg.broker, "data": "0x" + SEL_RELAY_VALIDATORS.hex()}, "latest"
+        )
+        try:
+            got, threshold = abi_decode(["address[]", "uint64"], hex_to_bytes(out or "0x"))
+        except Exception:
+            return [*problems, f"no broker at {cfg.broker} on {cfg.rpc} (relayValidators() failed)"]
+        mine = sorted(str(a).lower() for a in got)
+        if mine != sorted(relay.validators) or threshold != relay.validator_threshold:
+            problems.append(
+                f"the broker checks relay proofs against validators {mine} with threshold "
+                f"{threshold}, but the relay's are {sorted(relay.validators)} with threshold "
+                f"{relay.validator_threshold}: deploy the broker with the relay's genesis "
+                "(dev chain: `relayhub devchain start --relay-dir RELAY_DIR`)"
+            )
+        # The broker refuses a request to a service of its own chain: it recognises
+        # hub:chain: as its own prefix exactly when it was deployed for this hub and chain.
+        local = f"{relay.hub_id}:{cfg.chain_id}:0x{'0' * 40}"
+        probe = SEL_EMIT_INTERCHAIN + abi_encode(
+            ["string", "string", "bytes[]", "uint64"], [local, "", [], 0]
+        )
+        refusal = await self._dry_run(probe)
+        text = (
+            ""
+            if refusal is None
+            else f"{refusal.message} {_revert_reason(refusal.details.get('data'))}"
+        )
+        if _LOCAL_REFUSAL not in text:
+            problems.append(
+                f"the broker at {cfg.broker} was not deployed for hub {relay.hub_id!r} and chain "
+                f"{cfg.chain_id!r} (it takes {local} for a remote service): its relay proofs "
+                "and service IDs would not match; deploy it with this hub ID and chain ID "
+                "(dev chain: --relay-dir and --chain-name)"
+            )
+        balance = hex_to_int(await self.rpc.call("eth_getBalance", self.sender.address, "latest"))
+        price = hex_to_int(await self.rpc.call("eth_gasPrice"))
+        if balance == 0 and price > 0:
+            problems.append(
+                f"the gateway's EVM account {self.sender.address} ([chain] key) has no funds to "
+                "pay for deliveries; fund it (it is the gateway's alone: nothing else may send "
+                "from it)"
+            )
+        return problems
 
     # --- watch ----------------------------------------------------------------
 

@@ -79,6 +79,13 @@ class GatewayConfig:
         for k in ("type", "id"):
             if k not in chain:
                 raise RelayError(Code.CONFIG, f"[chain] needs {k!r}")
+        relay = str(gw["relay"])
+        if not relay.startswith(("http://", "https://")):
+            raise RelayError(
+                Code.CONFIG,
+                f"[gateway] relay = {relay!r}: write the URL with its scheme, "
+                'e.g. "http://127.0.0.1:8710"',
+            )
         batch = int(gw.get("batch", 500))
         if not 1 <= batch <= 4096:
             raise RelayError(Code.CONFIG, "[gateway] batch must be 1..4096")
@@ -86,7 +93,7 @@ class GatewayConfig:
         if type(max_attempts) is not int or not 1 <= max_attempts <= 1000:
             raise RelayError(Code.CONFIG, "[gateway] max_attempts must be an integer 1..1000")
         return cls(
-            relay=str(gw["relay"]),
+            relay=relay,
             key=(base / str(gw["key"])).resolve(),
             data_dir=(base / str(gw["data_dir"])).resolve(),
             chain_type=str(chain["type"]),

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -23,6 +24,27 @@ log = logging.getLogger("relayhub.gateway")
 
 
 async def run_gateway(config: GatewayConfig) -> None:
+    """Run until SIGINT / SIGTERM, which stop it cleanly at any point (also while it
+    waits for the relay or the chain to come up)."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, signals, nursery.cancel_scope, config)
+            await _serve(config)
+            nursery.cancel_scope.cancel()
+    print(f"relayhub gateway: {config.chain_id} stopped", flush=True)
+
+
+async def _stop_on_signal(signals: Any, scope: trio.CancelScope, config: GatewayConfig) -> None:
+    async for signum in signals:
+        print(
+            f"relayhub gateway: {config.chain_id}: {signal.Signals(signum).name}, stopping",
+            flush=True,
+        )
+        scope.cancel()
+        return
+
+
+async def _serve(config: GatewayConfig) -> None:
     adapter = AdapterRegistry.from_entry_points().create(
         config.chain_type, {**config.chain, "id": config.chain_id}
     )
@@ -31,49 +53,77 @@ async def run_gateway(config: GatewayConfig) -> None:
         AsyncRelayClient(config.relay, account=account) as client,
         open_gateway(config, adapter, client) as gw,
     ):
-        log.info(
-            "gateway for %s (%s) running: relay %s, checkpoint %d, stream seq %d",
-            config.chain_id,
-            config.chain_type,
-            config.relay,
-            gw.state.checkpoint,
-            gw.state.seq,
+        print(
+            f"relayhub gateway: {config.chain_id} ({config.chain_type}) running: relay "
+            f"{config.relay}, checkpoint {gw.state.checkpoint}, stream seq {gw.state.seq}"
+            + (f", admin http://{config.admin}" if config.admin else "")
+            + " (Ctrl-C to stop)",
+            flush=True,
         )
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for _ in signals:
-                log.info("gateway for %s stopping", config.chain_id)
-                return
+        await trio.sleep_forever()
 
 
-USAGE = """usage: relayhub gateway start  --config gateway.toml [-v]
-       relayhub gateway parked --config gateway.toml [--json]
-       relayhub gateway retry  --config gateway.toml (--all | --key KEY)"""
+def relay_error_in(exc: BaseException) -> RelayError | None:
+    """The RelayError that ended a run, also from inside trio's exception groups."""
+    if isinstance(exc, RelayError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = relay_error_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
+DESCRIPTION = """\
+Run a gateway: it watches one app chain's broker and submits its interchain messages,
+with proofs, to the relay; and it delivers what the relay routes to the chain.
+docs/gateway.md describes gateway.toml."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="relayhub gateway",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = top.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    start = sub.add_parser(
+        "start",
+        help="run a gateway until Ctrl-C / SIGTERM",
+        description="Check the chain against its registration on the relay, then run.",
+    )
+    start.add_argument("--config", type=Path, required=True, help="gateway TOML file")
+    start.add_argument("-v", "--verbose", action="store_true", help="log every step (INFO)")
+    parked = sub.add_parser(
+        "parked", help="list what the gateway set aside", description=parked_main.__doc__
+    )
+    parked.add_argument("--config", type=Path, required=True, help="gateway TOML file")
+    parked.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    retry = sub.add_parser(
+        "retry", help="send set-aside items again", description=parked_main.__doc__
+    )
+    retry.add_argument("--config", type=Path, required=True, help="gateway TOML file")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="retry every set-aside item")
+    which.add_argument("--key", help="the item's key, as `parked` lists it (d:SEQ, s:...)")
+    return top
 
 
 def cli(argv: list[str]) -> int:
     """``relayhub gateway start|parked|retry --config FILE`` (the ``relayhub.commands``
     entry point)."""
-    if not argv or argv[0] not in ("start", "parked", "retry"):
-        print(USAGE, file=sys.stderr)
-        return 2
-    if argv[0] == "start":
-        return main(argv[1:])
-    return parked_main(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.cmd == "start":
+        return start(args)
+    return parked_main(args)
 
 
-def parked_main(command: str, argv: list[str]) -> int:
+def parked_main(args: argparse.Namespace) -> int:
     """List set-aside items, or ask the (running or next) gateway to retry them. Reads
     and writes ``data_dir/parked.sqlite3`` directly, so it works whether or not the
     gateway is running."""
-    p = argparse.ArgumentParser(prog=f"relayhub gateway {command}")
-    p.add_argument("--config", type=Path, required=True, help="gateway TOML file")
-    if command == "parked":
-        p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    else:
-        which = p.add_mutually_exclusive_group(required=True)
-        which.add_argument("--all", action="store_true", help="retry every set-aside item")
-        which.add_argument("--key", help="the item's key, as `parked` lists it (d:SEQ, s:...)")
-    args = p.parse_args(argv)
+    command = args.cmd
     try:
         config = GatewayConfig.load(args.config)
     except RelayError as exc:
@@ -104,22 +154,35 @@ def parked_main(command: str, argv: list[str]) -> int:
         store.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="relayhub gateway start")
-    p.add_argument("--config", type=Path, required=True, help="gateway TOML file")
-    p.add_argument("-v", "--verbose", action="store_true")
-    args = p.parse_args(argv)
+def start(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        trio.run(run_gateway, GatewayConfig.load(args.config))
-    except RelayError as exc:
-        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        config = GatewayConfig.load(args.config)
+        trio.run(run_gateway, config)
+    except KeyboardInterrupt:  # before the signal handlers were installed
+        print("relayhub gateway: interrupted", file=sys.stderr)
+        return 130
+    except (RelayError, OSError, BaseExceptionGroup) as exc:
+        err = relay_error_in(exc)
+        if err is None:
+            os_error = exc.subgroup(OSError) if isinstance(exc, BaseExceptionGroup) else exc
+            if os_error is None:
+                raise
+            while isinstance(os_error, BaseExceptionGroup):
+                os_error = os_error.exceptions[0]
+            err = RelayError(Code.CONFIG, f"gateway for {args.config}: {os_error}")
+        print(f"error [{err.code}]: {err.message}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``relayhub gateway start`` with its arguments (kept for ``python -m``)."""
+    return cli(["start", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

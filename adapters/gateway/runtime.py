@@ -44,7 +44,7 @@ from typing import Any
 
 import trio
 
-from adapters.base import Adapter, Delivery, DeliveryRefused, PollResult
+from adapters.base import Adapter, Delivery, DeliveryRefused, PollResult, Preflight, RelayInfo
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.parked import (
     DELIVER,
@@ -73,6 +73,13 @@ MAX_TX_PAYLOAD = 4 * 1024 * 1024
 STATE_SAVE_INTERVAL = 0.25
 #: Seconds between two looks for operator retry requests of set-aside items.
 PARKED_CHECK_INTERVAL = 1.0
+
+
+class PreflightFailed(RelayError):
+    """The gateway cannot serve this chain as configured (see :meth:`Gateway.preflight`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Code.CONFIG, message)
 
 
 class GatewayState:
@@ -515,6 +522,47 @@ class Gateway:
                 log.info("retrying %d set-aside submissions", len(submissions))
                 await self.submit([decode_ibtp(i.ibtp) for i in submissions])
 
+    async def preflight(self) -> None:
+        """Refuse to run for a chain the relay does not route to this gateway: the chain
+        is registered and ACTIVE, this gateway's key is one of its gateways, and (the
+        adapter's :class:`~adapters.base.Preflight` hook) the chain and its broker are
+        the registered ones. Raises :class:`PreflightFailed` listing every mismatch."""
+        cid = self.chain_id
+        try:
+            chain = await self.client.chain(cid)
+        except RelayError as err:
+            if err.code != Code.UNKNOWN_CHAIN:
+                raise
+            raise PreflightFailed(
+                f"chain {cid} is not registered on the relay {self.config.relay}; register "
+                f"it (`relayhub appchain register --id {cid} ...`) and have a hub admin "
+                "approve it (docs/operations.md)"
+            ) from None
+        problems = []
+        if chain.get("status") != "ACTIVE":
+            problems.append(
+                f"chain {cid} is {chain.get('status')} on the relay, not ACTIVE; a hub admin "
+                f"approves it with `relayhub appchain approve --key ADMIN_KEY --id {cid}`"
+            )
+        me = self.client.account.address.lower()
+        if me not in [str(g).lower() for g in chain.get("gateways", [])]:
+            problems.append(
+                f"this gateway's relay key {self.config.key} ({me}) is not a gateway of chain "
+                f"{cid} (its gateways: {', '.join(chain.get('gateways', []))}); use that key "
+                "or register the chain with --gateway ADDRESS"
+            )
+        if isinstance(self.adapter, Preflight):
+            status = await self.client.status()
+            info = RelayInfo(
+                hub_id=str(status["hub_id"]),
+                validators=tuple(str(v).lower() for v in status["validators"]),
+                validator_threshold=int(status["validator_threshold"]),
+                chain=chain,
+            )
+            problems += await self.adapter.preflight(info)
+        if problems:
+            raise PreflightFailed("; ".join(problems))
+
     async def _start_and_recover(self) -> None:
         """Connect to the chain and run recovery, waiting (with backoff) for the chain
         and the relay to be reachable: a gateway started before its peers, or while one
@@ -523,8 +571,11 @@ class Gateway:
         while True:
             try:
                 await self.adapter.start()
+                await self.preflight()
                 await self.recover()
                 return
+            except PreflightFailed:
+                raise
             except (OSError, RelayError, trio.TooSlowError) as exc:
                 if isinstance(exc, RelayError) and decide_on_refusal(exc) == SubmitAction.FATAL:
                     raise

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--chain-id", type=int, help="EVM chain ID (default 1337)")
     p.add_argument("--chain-name", help="relayhub chain ID string of this chain (default evm1)")
-    p.add_argument("--hub-id", help="relayhub hub ID the broker belongs to (default relayhub)")
+    p.add_argument("--hub-id", help="relayhub hub ID the broker belongs to (default hub0)")
     p.add_argument("--validators", type=int, help="number of PoA validators (default 4)")
     p.add_argument("--threshold", type=int, help="seals needed per block (default 3)")
     p.add_argument("--sealers", type=int, help="validators that seal each block (default all)")
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="address that owns the example services (sets AssetTransfer's counterparts; "
         "default dev account 0)",
     )
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     return p
 
 
@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(f"error [6006]: {exc}", file=sys.stderr)
         return 2
     try:
         trio.run(run, config)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
+        print(f"error [6006]: {exc}", file=sys.stderr)
         return 2
     return 0
 

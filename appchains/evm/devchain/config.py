@@ -6,7 +6,7 @@ A TOML file holds the fields of :class:`DevchainConfig` at top level or under a
 
     chain_id = 1337
     chain_name = "evm1"
-    hub_id = "relayhub"
+    hub_id = "hub0"
     validators = 4
     threshold = 3
     seed = "demo"
@@ -44,7 +44,7 @@ class DevchainConfig:
     # identity
     chain_id: int = 1337
     chain_name: str = "evm1"
-    hub_id: str = "relayhub"
+    hub_id: str = "hub0"
     # proof of authority
     validators: int = 4
     threshold: int = 3
@@ -144,7 +144,8 @@ def config_from_mapping(
     data: Mapping[str, Any], base: DevchainConfig | None = None
 ) -> DevchainConfig:
     """Overlay ``data`` (TOML-like keys) on ``base``; unknown keys are an error."""
-    known = {f.name for f in fields(DevchainConfig)} - {"time_source"}
+    defaults = {f.name: f.default for f in fields(DevchainConfig)}
+    known = set(defaults) - {"time_source"}
     changes: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
@@ -157,8 +158,18 @@ def config_from_mapping(
             value = tuple(str(v).strip() for v in value)
         elif key == "data_dir":
             value = None if value in (None, "") else Path(value)
+        else:
+            _check_type(key, value, defaults[key])
         changes[key] = value
     return replace(base or DevchainConfig(), **changes)
+
+
+def _check_type(key: str, value: Any, default: Any) -> None:
+    """A whole number where the default is one, text where it is text."""
+    if isinstance(default, int) and (type(value) is not int):
+        raise ConfigError(f"{key} = {value!r}: write a whole number")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"{key} = {value!r}: write a string")
 
 
 def load_config(path: Path, base: DevchainConfig | None = None) -> DevchainConfig:
