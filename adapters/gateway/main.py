@@ -15,8 +15,10 @@ from adapters.base import AdapterRegistry
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.parked import ParkedStore
 from adapters.gateway.runtime import open_gateway
+from relay.config import ConfigError
 from relay.crypto import read_key_file
 from relay.errors import Code, RelayError
+from relay.logs import add_verbosity_flags, setup_logging
 from relay.sdk.aio import AsyncRelayClient
 
 log = logging.getLogger("relayhub.gateway")
@@ -45,7 +47,7 @@ async def run_gateway(config: GatewayConfig) -> None:
                 return
 
 
-USAGE = """usage: relayhub gateway start  --config gateway.toml [-v]
+USAGE = """usage: relayhub gateway start  --config gateway.toml [-v|-q]
        relayhub gateway parked --config gateway.toml [--json]
        relayhub gateway retry  --config gateway.toml (--all | --key KEY)"""
 
@@ -107,17 +109,15 @@ def parked_main(command: str, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="relayhub gateway start")
     p.add_argument("--config", type=Path, required=True, help="gateway TOML file")
-    p.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity_flags(p)
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        trio.run(run_gateway, GatewayConfig.load(args.config))
+        config = GatewayConfig.load(args.config)
+        setup_logging(config.log_level, config.log_format, verbose=args.verbose, quiet=args.quiet)
+        trio.run(run_gateway, config)
     except RelayError as exc:
-        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        for line in exc.problems if isinstance(exc, ConfigError) else [exc.message]:
+            print(f"error [{exc.code}]: {line}", file=sys.stderr)
         return 2
     return 0
 
