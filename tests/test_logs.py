@@ -270,3 +270,11 @@ async def test_gateway_lag_metrics(tmp_path: Path) -> None:
     assert final["relay_seq"] == routed == final["stream_seq"] == final["delivered_total"]
     assert 0 < final["chain_head"] <= head
     assert health["relay_lag"] == 0 and health["chain_lag"] == 0
+
+
+def test_gateway_doc_lists_every_metric() -> None:
+    from adapters.gateway.admin import METRICS
+
+    doc = (REPO / "docs" / "gateway.md").read_text()
+    for name, (kind, description) in METRICS.items():
+        assert f"| `{name}{{chain}}` | {kind} | {description} |" in doc, name
