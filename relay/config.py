@@ -459,6 +459,11 @@ def detect_kind(doc: Mapping[str, Any], kinds: Mapping[str, ConfigKind]) -> Conf
 # --- the relay's file -------------------------------------------------------------------
 
 
+def check_positive(value: float) -> str | None:
+    """None for a value > 0, else what is wrong (a ``check=`` for :func:`setting`)."""
+    return None if value > 0 else "expected more than zero"
+
+
 def check_host_port(value: str) -> str | None:
     """None for a ``"host:port"`` string, else what is wrong (a ``check=`` for :func:`setting`)."""
     host, sep, port = value.rpartition(":")
@@ -477,7 +482,10 @@ class RelaySection:
     host: str = setting("127.0.0.1", "address the API listens on")
     port: int = setting(8710, "API port (0: any free port)", min=0, max=65535)
     batch_time: float = setting(
-        0.03, "a block is sealed this long after its first transaction", duration=True
+        0.03,
+        "a block is sealed this long after its first transaction",
+        duration=True,
+        check=check_positive,
     )
     max_block_txs: int = setting(
         1000, "a block is sealed as soon as it holds this many transactions", min=1
@@ -489,7 +497,10 @@ class RelaySection:
         4, "sealed blocks waiting for the disk; beyond, submissions get 503 (6001)", min=1
     )
     idle_block_interval: float = setting(
-        1.0, "while interchain timeouts are open, a block at least this often", duration=True
+        1.0,
+        "while interchain timeouts are open, a block at least this often",
+        duration=True,
+        check=check_positive,
     )
     durability: str = setting(
         "normal",
@@ -506,7 +517,10 @@ class RelaySection:
         "text", '"text" lines or "json" lines, on stderr', choices=LOG_FORMATS
     )
     block_log_interval: float = setting(
-        1.0, "at most one committed-blocks summary line this often", duration=True
+        1.0,
+        "at most one committed-blocks summary line this often",
+        duration=True,
+        check=check_positive,
     )
 
 

@@ -141,10 +141,11 @@ def test_relay_file_problems_all_named_with_file_key_and_type(tmp_path: Path) ->
         f'{f}: relay.durability: expected one of "normal", "full", got \'safe\'',
         f"{f}: relay.max_block_txs: expected an integer >= 1, got 0",
         f'{f}: relay.relay_signer: expected one of "process", "thread", got 3',
+        f"{f}: relay.idle_block_interval: expected more than zero, got '0s'",
     ]
     for e in expected:
         assert any(p.startswith(e) for p in found), (e, found)
-    assert len(found) == 7, found
+    assert len(found) == 8, found
 
 
 def test_relay_file_needs_its_table_and_valid_toml(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from relay.config import (
     ConfigError,
     ConfigKind,
     check_host_port,
+    check_positive,
     default_of,
     load_mapping,
     read_toml,
@@ -47,9 +48,13 @@ class GatewaySection:
     relay: str = setting(doc="relay API URL")
     key: Path = setting(doc="the gateway's relay account key file (0600), registered for the chain")
     data_dir: Path = setting(doc="checkpoint, stream position and set-aside items")
-    poll_interval: float = setting(0.2, "pause between chain polls once caught up", duration=True)
+    poll_interval: float = setting(
+        0.2, "pause between chain polls once caught up", duration=True, check=check_positive
+    )
     batch: int = setting(500, "IBTPs per relay transaction and per delivery round", min=1, max=4096)
-    max_backoff: float = setting(5.0, "longest wait between retries", duration=True)
+    max_backoff: float = setting(
+        5.0, "longest wait between retries", duration=True, check=check_positive
+    )
     max_attempts: int = setting(
         8, "tries at a refused delivery / submission before it is set aside", min=1, max=1000
     )
