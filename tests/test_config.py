@@ -129,7 +129,7 @@ def test_relay_file_problems_all_named_with_file_key_and_type(tmp_path: Path) ->
     path = write(
         tmp_path / "relay.toml",
         '[relay]\nbatch_time = 0.03\nport = "8710"\ndurability = "safe"\nmax_block_txs = 0\n'
-        "portt = 1\nrelay_signer = 3\n\n[extra]\nx = 1\n",
+        "portt = 1\nrelay_signer = 3\nidle_block_interval = '0s'\n\n[extra]\nx = 1\n",
     )
     found = problems(load_relay_file, path)
     f = str(path)
