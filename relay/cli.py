@@ -18,9 +18,7 @@ import shutil
 import signal
 import socket
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, entry_points
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -31,9 +29,22 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
+from relay.config import (
+    CONFIG_KIND_GROUP,
+    ConfigError,
+    ConfigKind,
+    RelayFile,
+    RelaySection,
+    config_docs,
+    detect_kind,
+    load_relay_file,
+    read_toml,
+    toml_template,
+)
 from relay.crypto import Account, read_key_file, write_key_file
 from relay.errors import Code, RelayError
 from relay.genesis import Genesis
+from relay.logs import add_verbosity_flags
 from relay.refusals import describe_refusal
 from relay.sdk import RelayClient
 
@@ -47,133 +58,22 @@ DATA_DIR = "data"
 LEDGER_FILE = "ledger.sqlite3"
 
 
-# --- relay.toml -----------------------------------------------------------------
+# --- relay.toml (schema and loader: relay/config.py) --------------------------------
+
+RELAY_TOML = (
+    "# relayhub relay configuration: `relayhub relay start --dir <this directory>`\n"
+    '# every key: docs/operations.md, "Configuration"\n' + toml_template(RelayFile)
+)
 
 
-@dataclass(frozen=True, slots=True)
-class RelayConfig:
-    """``relay.toml`` of a relay directory; paths are resolved against the directory."""
-
-    dir: Path
-    genesis: Path
-    key: Path
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 8710
-    batch_time: float = 0.03
-    max_block_txs: int = 1000
-    max_block_ibtps: int = 4000
-    max_sealed_blocks: int = 4
-    idle_block_interval: float = 1.0
-    durability: str = "normal"
-
-
-RELAY_TOML = """\
-# relayhub relay configuration: `relayhub relay start --dir <this directory>`
-[relay]
-genesis = "genesis.json"
-key = "keys/node.key"        # this node's validator key (0600)
-data_dir = "data"            # the ledger lives here
-host = "127.0.0.1"
-port = 8710
-batch_time = "30ms"          # seal a block this long after its first transaction
-max_block_txs = 1000
-max_block_ibtps = 4000       # a block is sealed as soon as it carries this many IBTPs
-max_sealed_blocks = 4        # blocks waiting for the disk; beyond, submissions get 503 (6001)
-idle_block_interval = "1s"   # while interchain timeouts are open, a block at least this often
-durability = "normal"        # "normal" survives a crash; "full" also power loss (slower)
-"""
-
-
-_DURATION_UNITS = (("ms", 0.001), ("s", 1.0), ("m", 60.0))
-
-
-def parse_duration(value: Any, name: str) -> float:
-    """Seconds from ``"30ms"``, ``"1.5s"`` or ``"2m"``: the unit is required (a bare
-    ``30`` could mean seconds or milliseconds, so it is refused)."""
-    if not isinstance(value, str):
-        raise RelayError(
-            Code.CONFIG, f'{name} = {value!r}: write a duration with a unit, like "30ms" or "1s"'
-        )
-    text = value.strip()
-    for suffix, scale in _DURATION_UNITS:
-        if text.endswith(suffix):
-            text, unit = text[: -len(suffix)], scale
-            break
-    else:
-        raise RelayError(
-            Code.CONFIG, f'{name} = {value!r}: give a unit (ms, s or m), like "30ms" or "1s"'
-        )
-    try:
-        seconds = float(text) * unit
-    except ValueError:
-        raise RelayError(
-            Code.CONFIG, f'{name} = {value!r}: write a duration like "30ms" or "1s"'
-        ) from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise RelayError(Code.CONFIG, f"{name} must be positive")
-    return seconds
-
-
-def _int_setting(table: dict[str, Any], key: str, default: int, path: Path) -> int:
-    """An integer setting of ``[relay]``; the error names the key."""
-    value = table.get(key, default)
-    if type(value) is not int:
-        raise RelayError(Code.CONFIG, f"{path}: {key} = {value!r}: write a whole number")
-    return value
-
-
-def load_relay_config(directory: Path) -> RelayConfig:
+def load_relay_config(directory: Path) -> RelaySection:
     path = directory / CONFIG_FILE
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         raise RelayError(
             Code.CONFIG,
             f"{path} not found; create the directory with `relayhub relay init --dir {directory}`",
-        ) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RelayError(Code.CONFIG, f"cannot read {path}: {exc}") from None
-    t = doc.get("relay")
-    if not isinstance(t, dict):
-        raise RelayError(Code.CONFIG, f"{path} needs a [relay] table")
-    known = {f.name for f in dataclasses.fields(RelayConfig)} - {"dir"}
-    unknown = set(t) - known
-    if unknown:
-        raise RelayError(
-            Code.CONFIG, f"{path}: unknown keys {sorted(unknown)}; known {sorted(known)}"
         )
-    try:
-        cfg = RelayConfig(
-            dir=directory,
-            genesis=directory / str(t.get("genesis", GENESIS_FILE)),
-            key=directory / str(t.get("key", NODE_KEY)),
-            data_dir=directory / str(t.get("data_dir", DATA_DIR)),
-            host=str(t.get("host", "127.0.0.1")),
-            port=_int_setting(t, "port", 8710, path),
-            batch_time=parse_duration(t.get("batch_time", "30ms"), f"{path}: batch_time"),
-            max_block_txs=_int_setting(t, "max_block_txs", 1000, path),
-            max_block_ibtps=_int_setting(t, "max_block_ibtps", 4000, path),
-            max_sealed_blocks=_int_setting(t, "max_sealed_blocks", 4, path),
-            idle_block_interval=parse_duration(
-                t.get("idle_block_interval", "1s"), f"{path}: idle_block_interval"
-            ),
-            durability=str(t.get("durability", "normal")),
-        )
-    except (TypeError, ValueError) as exc:
-        raise RelayError(Code.CONFIG, f"{path}: {exc}") from None
-    if cfg.durability not in ("normal", "full"):
-        raise RelayError(Code.CONFIG, f'{path}: durability is "normal" or "full"')
-    if (
-        not 0 <= cfg.port <= 65535
-        or min(cfg.max_block_txs, cfg.max_block_ibtps, cfg.max_sealed_blocks) < 1
-    ):
-        raise RelayError(
-            Code.CONFIG,
-            f"{path}: port must be 0-65535; max_block_txs, max_block_ibtps and "
-            "max_sealed_blocks >= 1",
-        )
-    return cfg
+    return load_relay_file(path)
 
 
 # --- output -----------------------------------------------------------------------
@@ -419,21 +319,24 @@ def cmd_relay_init(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-async def _serve_relay(cfg: RelayConfig, genesis: Genesis, key: Account) -> None:
-    from relay.api.server import serve_api
-    from relay.node import NodeConfig, open_node
+def node_config_of(cfg: RelaySection, genesis: Genesis, key: Account) -> Any:
+    """The NodeConfig of a ``[relay]`` table: every NodeConfig setting is a key of it."""
+    from relay.node import NodeConfig
 
-    node_cfg = NodeConfig(
+    settings = {f.name for f in dataclasses.fields(NodeConfig)} - {"data_dir", "genesis", "key"}
+    return NodeConfig(
         data_dir=cfg.data_dir,
         genesis=genesis,
         key=key,
-        max_block_txs=cfg.max_block_txs,
-        max_block_ibtps=cfg.max_block_ibtps,
-        max_sealed_blocks=cfg.max_sealed_blocks,
-        batch_time=cfg.batch_time,
-        idle_block_interval=cfg.idle_block_interval,
-        durability=cfg.durability,
+        **{name: getattr(cfg, name) for name in settings},
     )
+
+
+async def _serve_relay(cfg: RelaySection, genesis: Genesis, key: Account) -> None:
+    from relay.api.server import serve_api
+    from relay.node import open_node
+
+    node_cfg = node_config_of(cfg, genesis, key)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with open_node(node_cfg) as node, trio.open_nursery() as nursery:
             url = await nursery.start(serve_api, node, cfg.host, cfg.port)
@@ -457,6 +360,9 @@ def cmd_relay_start(args: argparse.Namespace, out: Output) -> int:
             host=cfg.host if args.host is None else args.host,
             port=cfg.port if args.port is None else args.port,
         )
+    from relay.logs import setup_logging
+
+    setup_logging(cfg.log_level, cfg.log_format, verbose=args.verbose, quiet=args.quiet)
     genesis = Genesis.load(cfg.genesis)
     key = _load_key(str(cfg.key))
     if key.address not in genesis.validators:
@@ -658,6 +564,50 @@ def cmd_keys_new(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def config_kinds() -> dict[str, ConfigKind]:
+    """The kinds of config file, from the ``relayhub.config`` entry points (relay,
+    gateway, devchain, ...), so the relay names no other package."""
+    kinds: dict[str, ConfigKind] = {}
+    for ep in entry_points(group=CONFIG_KIND_GROUP):
+        kind = ep.load()
+        kinds[kind.name] = kind
+    return kinds
+
+
+def cmd_config_check(args: argparse.Namespace, out: Output) -> int:
+    """Load FILE as its kind would be loaded at start: ``ok: FILE (kind)``, or one
+    ``error [6006]: ...`` line per problem and exit 2."""
+    path = Path(args.file)
+    kinds = config_kinds()
+    try:
+        if args.kind is not None:
+            if args.kind not in kinds:
+                raise ConfigError([f"--kind {args.kind!r}: one of {', '.join(sorted(kinds))}"])
+            kind = kinds[args.kind]
+        else:
+            found = detect_kind(read_toml(path), kinds)
+            if found is None:
+                tables = ", ".join(f"[{k.section}]" for k in kinds.values())
+                raise ConfigError(
+                    [f"{path}: cannot tell the kind of file (it needs one of {tables}); "
+                     "pass --kind"]
+                )  # fmt: skip
+            kind = found
+        kind.load(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error [{exc.code}]: {problem}", file=sys.stderr)
+        return 2
+    print(f"ok: {path} ({kind.name})")
+    return 0
+
+
+def cmd_config_docs(args: argparse.Namespace, out: Output) -> int:
+    """Every key of every kind of file, as the Markdown tables of docs/operations.md."""
+    sys.stdout.write(config_docs(config_kinds()))
+    return 0
+
+
 #: Commands provided by other packages (the demo, gateways, benchmarks) through entry
 #: points, so the relay never imports app chains or adapters by name.
 PLUGIN_GROUP = "relayhub.commands"
@@ -780,6 +730,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", required=True)
     p.add_argument("--host", default=None, help="override relay.toml host")
     p.add_argument("--port", type=int, default=None, help="override relay.toml port (0 = any)")
+    add_verbosity_flags(p)
     p = command(rs, "verify", cmd_relay_verify, "re-check the ledger of a (stopped) relay")
     p.add_argument("--dir", required=True)
     p.add_argument("--replay", action="store_true", help="also re-execute every block")
@@ -787,6 +738,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(rs, "status", cmd_relay_status, "show a running relay's status")
     _add_relay_url(p)
     _add_json(p)
+
+    # config
+    config = groups.add_parser("config", help="check config files")
+    cs = config.add_subparsers(dest="cmd", metavar="ACTION", required=True)
+    p = command(cs, "check", cmd_config_check, "check a relay, gateway or dev-chain config file")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--kind", default=None, help="relay, gateway or devchain (default: by sections)")
+    command(cs, "docs", cmd_config_docs, "print every key of every kind of file (Markdown)")
 
     # appchain
     appchain = groups.add_parser("appchain", help="register and inspect app chains")

@@ -15,6 +15,7 @@ sealed block is ordered and signed without touching execution.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from typing import Any
 
 import trio
 
+from relay.config import RELAY_DEFAULTS as _D
 from relay.crypto import Account
 from relay.errors import Code, RelayError
 from relay.executor import Executor, decode_outbound
@@ -43,9 +45,12 @@ from relay.ledger.types import (
     compute_tx_root,
     encode_state_diff_rows,
 )
+from relay.logs import BlockLog, describe_blocks
 from relay.metrics import Metrics
 from relay.refusals import RefusalLog, ibtp_id_of_item
 from relay.validation.registry import VerifierRegistry
+
+log = logging.getLogger("relayhub.relay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +58,20 @@ class NodeConfig:
     data_dir: Path
     genesis: Genesis
     key: Account
-    max_block_txs: int = 1000
-    max_block_ibtps: int = 4000
-    batch_time: float = 0.03
-    max_sealed_blocks: int = 4
-    idle_block_interval: float = 1.0
-    durability: str = "normal"
+    # Defaults are the schema's (relay.config.RelaySection); every field below is a
+    # key of ``[relay]`` in relay.toml.
+    max_block_txs: int = _D.max_block_txs
+    max_block_ibtps: int = _D.max_block_ibtps
+    batch_time: float = _D.batch_time
+    max_sealed_blocks: int = _D.max_sealed_blocks
+    idle_block_interval: float = _D.idle_block_interval
+    durability: str = _D.durability
     #: Where relay proofs are signed: ``"process"`` (a worker process for blocks that
     #: route at least ``RelayProofSigner.PROCESS_MIN`` IBTPs, the committer thread for
     #: smaller ones) or ``"thread"`` (always the committer thread).
-    relay_signer: str = "process"
+    relay_signer: str = _D.relay_signer
+    #: At most one "committed N blocks" log line this often.
+    block_log_interval: float = _D.block_log_interval
 
 
 @dataclass(eq=False)
@@ -126,6 +135,7 @@ class Node:
         self._closing = False
         #: The last admission refusal per IBTP ID (memory only, bounded; not state).
         self.refusals = RefusalLog()
+        self.block_log = BlockLog(config.block_log_interval)
 
     # --- admission ------------------------------------------------------------
 
@@ -281,9 +291,23 @@ class Node:
             m.block_txs.observe(len(block.txs))
             m.outbound.inc(relay_count)
             m.mempool_txs.set(self.mempool_size)
+            self.block_log.add(self.head_height, len(block.txs), sealed.pending.ibtps, relay_count)
             sealed.pending.committed.set()
             async with self._committed_cond:
                 self._committed_cond.notify_all()
+
+    async def serve_block_log(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """One INFO line per ``block_log_interval`` at most, summing up the blocks
+        committed since the last one (nothing while nothing is committed)."""
+        task_status.started()
+        while True:
+            await trio.sleep(self.block_log.interval)
+            self.log_blocks()
+
+    def log_blocks(self) -> None:
+        summary = self.block_log.take(trio.current_time())
+        if summary is not None:
+            log.info(describe_blocks(summary), extra=summary)
 
     def _finalize_and_write(self, sealed: _Sealed) -> tuple[Block, int]:
         """Runs in the committer thread: roots, block hash and signature, relay proofs,
@@ -353,6 +377,7 @@ async def open_node(
         async with trio.open_nursery() as nursery:
             await nursery.start(node.serve_committer)
             await nursery.start(node.serve_producer)
+            await nursery.start(node.serve_block_log)
             try:
                 yield node
             finally:
@@ -362,6 +387,8 @@ async def open_node(
                         await node._wait_commit()
                     while node._sealed:
                         await node._wait_commit()
+                    node.block_log.interval = 0.0  # the last blocks' line, now
+                    node.log_blocks()
                 nursery.cancel_scope.cancel()
     finally:
         node.signer.close()

@@ -75,18 +75,23 @@ def test_a_gateway_relay_url_without_a_scheme(tmp_path: Path) -> None:
     cfg = tmp_path / "gw.toml"
     cfg.write_text(
         '[gateway]\nrelay = "127.0.0.1:8710"\nkey = "k"\ndata_dir = "d"\n'
-        '[chain]\ntype = "evm"\nid = "chainA"\n'
+        '[chain]\ntype = "evm"\nid = "chainA"\nrpc = "http://127.0.0.1:1"\n'
+        f'broker = "{BROKER}"\nkey = "k"\n'
     )
     done = relayhub("gateway", "start", "--config", str(cfg), cwd=tmp_path)
-    assert_user_error(done, 6006, "[gateway] relay", "http://")
+    assert_user_error(done, 6006, "gateway.relay", "'127.0.0.1:8710'", "http://")
 
 
 @pytest.mark.parametrize(
     ("line", "value", "fragments"),
     [
-        ("port = 8710", 'port = "eighty"', ("port = 'eighty'", "whole number")),
-        ('batch_time = "30ms"', "batch_time = 30", ("batch_time = 30", "unit")),
-        ('idle_block_interval = "1s"', 'idle_block_interval = "1"', ("idle_block_interval",)),
+        ("port = 8710", 'port = "eighty"', ("relay.port", "'eighty'", "integer")),
+        ('batch_time = "30ms"', "batch_time = 30", ("relay.batch_time", "got 30", "unit")),
+        (
+            'idle_block_interval = "1s"',
+            'idle_block_interval = "1"',
+            ("relay.idle_block_interval", "unit"),
+        ),
     ],
 )
 def test_relay_toml_values_are_named(
@@ -102,10 +107,14 @@ def test_relay_toml_values_are_named(
 
 @pytest.mark.parametrize(
     ("toml", "fragment"),
-    [('chain_id = "x"', "chain_id = 'x'"), ("hub_id = 7", "hub_id = 7"), ("port = 1.5", "port")],
+    [
+        ('chain_id = "x"', "devchain.chain_id"),
+        ("hub_id = 7", "devchain.hub_id"),
+        ("port = 1.5", "devchain.port"),
+    ],
 )
 def test_devchain_config_values_are_named(tmp_path: Path, toml: str, fragment: str) -> None:
-    (tmp_path / "dev.toml").write_text(toml + "\n")
+    (tmp_path / "dev.toml").write_text("[devchain]\n" + toml + "\n")
     done = relayhub("devchain", "start", "--config", "dev.toml", cwd=tmp_path)
     assert_user_error(done, 6006, fragment)
 

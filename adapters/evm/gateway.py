@@ -57,9 +57,10 @@ from adapters.evm.rpc import (
     hex_to_bytes,
     hex_to_int,
 )
-from adapters.gateway.config import parse_duration
+from adapters.evm.settings import EvmChainSection
+from relay.config import ConfigError, default_of, load_mapping
 from relay.crypto import Account, read_key_file
-from relay.errors import Code, RelayError
+from relay.errors import Code
 from relay.ibtp import IBTP, IBTPType, Payload, TxStatus
 from relay.ibtp.ids import parse_service_id
 
@@ -89,36 +90,31 @@ class EvmAdapterConfig:
     rpc: str
     broker: str
     key: Account
-    seal_mode: str = "seal"
+    seal_mode: str = default_of(EvmChainSection, "seal_mode")
     notary_keys: tuple[Account, ...] = ()
-    confirmations: int = 0
-    max_blocks_per_poll: int = 500
-    gas: int = 5_000_000
-    receipt_timeout: float = 30.0
+    confirmations: int = default_of(EvmChainSection, "confirmations")
+    max_blocks_per_poll: int = default_of(EvmChainSection, "max_blocks_per_poll")
+    gas: int = default_of(EvmChainSection, "gas")
+    receipt_timeout: float = default_of(EvmChainSection, "receipt_timeout")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvmAdapterConfig:
-        try:
-            mode = str(d.get("seal_mode", "seal"))
-            if mode not in ("seal", "notary"):
-                raise RelayError(Code.CONFIG, "[chain] seal_mode is 'seal' or 'notary'")
-            notaries = tuple(_load_key(k) for k in d.get("notary_keys", []))
-            if mode == "notary" and not notaries:
-                raise RelayError(Code.CONFIG, "seal_mode 'notary' needs notary_keys")
-            return cls(
-                chain_id=str(d["id"]),
-                rpc=str(d["rpc"]),
-                broker=str(d["broker"]).lower(),
-                key=_load_key(d["key"]),
-                seal_mode=mode,
-                notary_keys=notaries,
-                confirmations=int(d.get("confirmations", 0)),
-                max_blocks_per_poll=int(d.get("max_blocks_per_poll", 500)),
-                gas=int(d.get("gas", 5_000_000)),
-                receipt_timeout=parse_duration(d.get("receipt_timeout", "30s")),
-            )
-        except KeyError as exc:
-            raise RelayError(Code.CONFIG, f"[chain] needs {exc}") from None
+        """From a ``[chain]`` table (:class:`EvmChainSection`; ``type`` may be there)."""
+        s = load_mapping(EvmChainSection, {k: v for k, v in d.items() if k != "type"}, key="chain")
+        if s.seal_mode == "notary" and not s.notary_keys:
+            raise ConfigError(['chain.notary_keys: required with seal_mode = "notary"'])
+        return cls(
+            chain_id=s.id,
+            rpc=s.rpc,
+            broker=s.broker.lower(),
+            key=_load_key(s.key),
+            seal_mode=s.seal_mode,
+            notary_keys=tuple(_load_key(k) for k in s.notary_keys),
+            confirmations=s.confirmations,
+            max_blocks_per_poll=s.max_blocks_per_poll,
+            gas=s.gas,
+            receipt_timeout=s.receipt_timeout,
+        )
 
 
 def _load_key(value: Any) -> Account:
@@ -132,6 +128,8 @@ def _load_key(value: Any) -> Account:
 
 class EvmAdapter:
     type: ClassVar[str] = "evm"
+    #: The ``[chain]`` keys of its gateway file (relay.config checks them).
+    config_schema: ClassVar[Any] = EvmChainSection
 
     def __init__(self, config: EvmAdapterConfig, rpc: EthRpc | None = None) -> None:
         self.config = config

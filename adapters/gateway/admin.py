@@ -3,7 +3,8 @@
 Served only when ``[gateway] admin = "127.0.0.1:PORT"`` is configured, on that
 address (loopback unless the operator says otherwise):
 
-* ``GET /healthz`` — ``{"ok": true, "chain": ..., "checkpoint": n, "seq": n}``;
+* ``GET /healthz`` — ``{"ok": true, "chain": ..., "checkpoint": n, "seq": n,
+  "parked": n, "chain_lag": n, "relay_lag": n}`` (lags null until known);
 * ``GET /metrics`` — Prometheus text, every gateway metric named and described in
   :data:`METRICS`;
 * ``GET /v1/parked`` — the set-aside items (docs/gateway.md, "Set aside");
@@ -68,10 +69,26 @@ METRICS: dict[str, tuple[str, str]] = {
         "gauge",
         "Last relay stream position delivered (or set aside)",
     ),
+    "relayhub_gateway_chain_head": (
+        "gauge",
+        "Chain head at the last poll (less the adapter's confirmations)",
+    ),
+    "relayhub_gateway_chain_lag": (
+        "gauge",
+        "Chain head minus checkpoint at the last poll: chain positions not yet submitted",
+    ),
+    "relayhub_gateway_relay_seq": (
+        "gauge",
+        "The relay's last outbound stream position for this chain, as last seen",
+    ),
+    "relayhub_gateway_relay_lag": (
+        "gauge",
+        "The relay's last outbound position for this chain minus the delivered seq",
+    ),
 }
 
 
-def _values(gw: Gateway) -> dict[str, float]:
+def _values(gw: Gateway) -> dict[str, float | None]:
     st = gw.stats
     return {
         "relayhub_gateway_submitted_total": st.submitted,
@@ -83,6 +100,10 @@ def _values(gw: Gateway) -> dict[str, float]:
         "relayhub_gateway_parked": gw.parked.count(),
         "relayhub_gateway_checkpoint": gw.state.checkpoint,
         "relayhub_gateway_stream_seq": gw.state.seq,
+        "relayhub_gateway_chain_head": gw.chain_head,
+        "relayhub_gateway_chain_lag": gw.chain_lag,
+        "relayhub_gateway_relay_seq": gw.relay_seq,
+        "relayhub_gateway_relay_lag": gw.relay_lag,
     }
 
 
@@ -98,7 +119,9 @@ class _Collector:
                 fam: Metric = CounterMetricFamily(name.removesuffix("_total"), doc, labels=labels)
             else:
                 fam = GaugeMetricFamily(name, doc, labels=labels)
-            fam.add_metric([self.gw.chain_id], values[name])  # type: ignore[attr-defined]
+            value = values[name]
+            if value is not None:  # None: not known yet (before the first poll)
+                fam.add_metric([self.gw.chain_id], value)  # type: ignore[attr-defined]
             yield fam
 
 
@@ -114,6 +137,8 @@ def create_admin_app(gw: Gateway) -> Starlette:
                 "checkpoint": gw.state.checkpoint,
                 "seq": gw.state.seq,
                 "parked": gw.parked.count(),
+                "chain_lag": gw.chain_lag,
+                "relay_lag": gw.relay_lag,
             }
         )
 

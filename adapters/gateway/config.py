@@ -11,44 +11,70 @@ batch = 500                       # IBTPs per relay transaction
 [chain]
 type = "evm"                      # picks the adapter
 id = "chainA"                     # the chain's ID on the relay
-# ...adapter-specific keys (rpc, broker, ...)
+# ...adapter-specific keys (rpc, broker, ...): the adapter's ``config_schema``
 ```
-Durations are strings with a unit: ``ms``, ``s``, ``m``.
+Loaded through :mod:`relay.config` (typed schemas, durations with a unit, unknown
+keys refused, every error naming file and key).
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from relay.errors import Code, RelayError
+from relay.config import (
+    LOG_FORMATS,
+    LOG_LEVELS,
+    ConfigError,
+    ConfigKind,
+    check_host_port,
+    check_http_url,
+    check_positive,
+    default_of,
+    load_mapping,
+    read_toml,
+    resolve_paths,
+    setting,
+)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$")
+ADAPTER_GROUP = "relayhub.adapters"
 
 
-def parse_duration(value: Any) -> float:
-    """'200ms' -> 0.2, '10s' -> 10.0, '2m' -> 120.0; plain numbers are seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise RelayError(Code.CONFIG, f"duration {value!r}: use a number with ms, s or m")
-    n, unit = float(m.group(1)), m.group(2)
-    return n / 1000 if unit == "ms" else n * 60 if unit == "m" else n
+@dataclass(frozen=True, slots=True)
+class GatewaySection:
+    """``[gateway]``: the chain-agnostic runtime."""
+
+    relay: str = setting(doc="relay API URL", check=check_http_url)
+    key: Path = setting(doc="the gateway's relay account key file (0600), registered for the chain")
+    data_dir: Path = setting(doc="checkpoint, stream position and set-aside items")
+    poll_interval: float = setting(
+        0.2, "pause between chain polls once caught up", duration=True, check=check_positive
+    )
+    batch: int = setting(500, "IBTPs per relay transaction and per delivery round", min=1, max=4096)
+    max_backoff: float = setting(
+        5.0, "longest wait between retries", duration=True, check=check_positive
+    )
+    max_attempts: int = setting(
+        8, "tries at a refused delivery / submission before it is set aside", min=1, max=1000
+    )
+    admin: str | None = setting(
+        None, '"host:port" of the admin endpoint (/healthz, /metrics, /v1/parked)',
+        check=check_host_port,
+    )  # fmt: skip
+    log_level: str = setting("info", "least severe log records written", choices=LOG_LEVELS)
+    log_format: str = setting(
+        "text", '"text" lines or "json" lines, on stderr', choices=LOG_FORMATS
+    )
 
 
-def _admin_address(value: Any) -> str | None:
-    if value is None:
-        return None
-    host, sep, port = str(value).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise RelayError(
-            Code.CONFIG, f'[gateway] admin {value!r}: use "host:port", e.g. "127.0.0.1:8720"'
-        )
-    return f"{host}:{int(port)}"
+@dataclass(frozen=True, slots=True)
+class ChainSection:
+    """``[chain]``: the keys every adapter has; the rest are the adapter's own."""
+
+    type: str = setting(doc='chain family: picks the adapter (e.g. "evm")')
+    id: str = setting(doc="the chain's ID on the relay")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,58 +84,106 @@ class GatewayConfig:
     data_dir: Path
     chain_type: str
     chain_id: str
+    #: The ``[chain]`` table (without ``type``), relative key files made absolute; the
+    #: adapter's factory reads it with its ``config_schema``.
     chain: dict[str, Any] = field(default_factory=dict)
-    poll_interval: float = 0.2
-    batch: int = 500
-    max_backoff: float = 5.0
+    poll_interval: float = default_of(GatewaySection, "poll_interval")
+    batch: int = default_of(GatewaySection, "batch")
+    max_backoff: float = default_of(GatewaySection, "max_backoff")
     #: Attempts at a delivery the chain refuses (or a submission the relay refuses for
     #: a reason that may pass) before it is set aside.
-    max_attempts: int = 8
+    max_attempts: int = default_of(GatewaySection, "max_attempts")
     #: ``"host:port"`` of the admin endpoint (health, metrics, set-aside items), or None.
-    admin: str | None = None
+    admin: str | None = default_of(GatewaySection, "admin")
+    log_level: str = default_of(GatewaySection, "log_level")
+    log_format: str = default_of(GatewaySection, "log_format")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], base: Path = Path(".")) -> GatewayConfig:
-        gw, chain = d.get("gateway"), d.get("chain")
-        if not isinstance(gw, dict) or not isinstance(chain, dict):
-            raise RelayError(Code.CONFIG, "gateway config needs a [gateway] and a [chain] table")
-        for k in ("relay", "key", "data_dir"):
-            if k not in gw:
-                raise RelayError(Code.CONFIG, f"[gateway] needs {k!r}")
-        for k in ("type", "id"):
-            if k not in chain:
-                raise RelayError(Code.CONFIG, f"[chain] needs {k!r}")
-        relay = str(gw["relay"])
-        if not relay.startswith(("http://", "https://")):
-            raise RelayError(
-                Code.CONFIG,
-                f"[gateway] relay = {relay!r}: write the URL with its scheme, "
-                'e.g. "http://127.0.0.1:8710"',
-            )
-        batch = int(gw.get("batch", 500))
-        if not 1 <= batch <= 4096:
-            raise RelayError(Code.CONFIG, "[gateway] batch must be 1..4096")
-        max_attempts = gw.get("max_attempts", 8)
-        if type(max_attempts) is not int or not 1 <= max_attempts <= 1000:
-            raise RelayError(Code.CONFIG, "[gateway] max_attempts must be an integer 1..1000")
+    def from_dict(cls, d: dict[str, Any], base: Path = Path("."), file: str = "") -> GatewayConfig:
+        problems: list[str] = []
+        where = f"{file}: " if file else ""
+        for name in ("gateway", "chain"):
+            if not isinstance(d.get(name), dict):
+                problems.append(f"{where}{name}: required (a table)")
+        for name in d:
+            if name not in ("gateway", "chain"):
+                problems.append(f"{where}{name}: unknown key (known: gateway, chain)")
+        if problems:
+            raise ConfigError(problems)
+        gw = _collect(problems, GatewaySection, d["gateway"], "gateway", file, base.resolve())
+        raw = dict(d["chain"])
+        head = _collect(
+            problems, ChainSection, {k: raw.get(k) for k in ("type", "id") if k in raw},
+            "chain", file, None,
+        )  # fmt: skip
+        chain = {k: v for k, v in raw.items() if k != "type"}
+        if head is not None:
+            schema = adapter_schema(head.type)
+            if schema is None:
+                problems.append(
+                    f"{where}chain.type: no adapter for chain type {head.type!r} "
+                    f"(installed: {', '.join(sorted(_adapters())) or 'none'})"
+                )
+            else:
+                _collect(problems, schema, chain, "chain", file, None)
+                chain = resolve_paths(schema, chain, base.resolve())
+        if problems or gw is None or head is None:
+            raise ConfigError(problems)
         return cls(
-            relay=relay,
-            key=(base / str(gw["key"])).resolve(),
-            data_dir=(base / str(gw["data_dir"])).resolve(),
-            chain_type=str(chain["type"]),
-            chain_id=str(chain["id"]),
-            chain={k: v for k, v in chain.items() if k not in ("type",)},
-            poll_interval=parse_duration(gw.get("poll_interval", "200ms")),
-            batch=batch,
-            max_backoff=parse_duration(gw.get("max_backoff", "5s")),
-            max_attempts=max_attempts,
-            admin=_admin_address(gw.get("admin")),
+            relay=gw.relay,
+            key=gw.key,
+            data_dir=gw.data_dir,
+            chain_type=head.type,
+            chain_id=head.id,
+            chain=chain,
+            poll_interval=gw.poll_interval,
+            batch=gw.batch,
+            max_backoff=gw.max_backoff,
+            max_attempts=gw.max_attempts,
+            admin=gw.admin,
+            log_level=gw.log_level,
+            log_format=gw.log_format,
         )
 
     @classmethod
     def load(cls, path: Path) -> GatewayConfig:
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise RelayError(Code.CONFIG, f"cannot read gateway config {path}: {exc}") from None
-        return cls.from_dict(data, path.parent)
+        return cls.from_dict(read_toml(path), path.parent, str(path))
+
+
+def _collect(
+    problems: list[str], schema: type, data: Any, key: str, file: str, base: Path | None
+) -> Any:
+    try:
+        return load_mapping(schema, data, key=key, file=file, base=base)
+    except ConfigError as exc:
+        problems += exc.problems
+        return None
+
+
+def _adapters() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ADAPTER_GROUP)}
+
+
+def adapter_schema(chain_type: str) -> type | None:
+    """The ``[chain]`` schema (``config_schema``) of the installed adapter for
+    ``chain_type``, or None when there is none."""
+    ep = _adapters().get(chain_type)
+    if ep is None:
+        return None
+    schema = getattr(ep.load(), "config_schema", None)
+    return schema if isinstance(schema, type) else None
+
+
+def _schemas() -> tuple[tuple[str, str, type], ...]:
+    out: list[tuple[str, str, type]] = [
+        ("`[gateway]`", "gateway.", GatewaySection),
+        ("`[chain]`, every adapter", "chain.", ChainSection),
+    ]
+    for name in sorted(_adapters()):
+        schema = adapter_schema(name)
+        if schema is not None:
+            out.append((f'`[chain]` with `type = "{name}"`', "chain.", schema))
+    return tuple(out)
+
+
+GATEWAY_KIND = ConfigKind("gateway", "gateway", GatewayConfig.load, _schemas)

@@ -16,8 +16,10 @@ from adapters.base import AdapterRegistry
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.parked import ParkedStore
 from adapters.gateway.runtime import open_gateway
+from relay.config import ConfigError
 from relay.crypto import read_key_file
 from relay.errors import Code, RelayError
+from relay.logs import add_verbosity_flags, setup_logging
 from relay.sdk.aio import AsyncRelayClient
 
 log = logging.getLogger("relayhub.gateway")
@@ -94,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check the chain against its registration on the relay, then run.",
     )
     start.add_argument("--config", type=Path, required=True, help="gateway TOML file")
-    start.add_argument("-v", "--verbose", action="store_true", help="log every step (INFO)")
+    add_verbosity_flags(start)
     parked = sub.add_parser(
         "parked", help="list what the gateway set aside", description=parked_main.__doc__
     )
@@ -155,17 +157,17 @@ def parked_main(args: argparse.Namespace) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         config = GatewayConfig.load(args.config)
+        setup_logging(config.log_level, config.log_format, verbose=args.verbose, quiet=args.quiet)
         trio.run(run_gateway, config)
     except KeyboardInterrupt:  # before the signal handlers were installed
         print("relayhub gateway: interrupted", file=sys.stderr)
         return 130
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error [{exc.code}]: {line}", file=sys.stderr)
+        return 2
     except (RelayError, OSError, BaseExceptionGroup) as exc:
         err = relay_error_in(exc)
         if err is None:

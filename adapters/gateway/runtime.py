@@ -123,7 +123,29 @@ class Gateway:
         self.stats = GatewayStats()
         self.chain_id = adapter.chain_id
         self.admin_url: str | None = None
+        #: The chain's head at the last poll, and the relay's last outbound position for
+        #: this chain (the stream, and a query every :meth:`serve_relay_position` round):
+        #: what the lag metrics subtract the checkpoint and the delivered seq from.
+        self.chain_head: int | None = None
+        self.relay_seq: int | None = None
         self._dirty = trio.Event()
+
+    @property
+    def chain_lag(self) -> int | None:
+        """Chain head minus checkpoint, from the last poll (None before the first)."""
+        if self.chain_head is None:
+            return None
+        return max(self.chain_head - self.state.checkpoint, 0)
+
+    @property
+    def relay_lag(self) -> int | None:
+        """The relay's outbound last seq for this chain minus the delivered stream seq."""
+        if self.relay_seq is None:
+            return None
+        return max(self.relay_seq - self.state.seq, 0)
+
+    def _saw_relay_seq(self, seq: int) -> None:
+        self.relay_seq = seq if self.relay_seq is None else max(self.relay_seq, seq)
 
     def mark_progress(self) -> None:
         """The checkpoint or the stream position moved: :meth:`serve_saver` persists it."""
@@ -372,6 +394,7 @@ class Gateway:
                     await trio.sleep(self.config.max_backoff)
                     continue
                 backoff = 0.05
+                self.chain_head = res.head
                 if res.ibtps or res.checkpoint != position:
                     await send.send(res)
                     position = res.checkpoint
@@ -398,7 +421,20 @@ class Gateway:
         stream = self.client.subscribe(self.chain_id, from_seq=self.state.seq + 1)
         async with send, stream as entries:
             async for entry in entries:
+                self._saw_relay_seq(entry.seq)
                 await send.send(entry)
+
+    async def serve_relay_position(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Ask the relay for this chain's last outbound seq every ``max(poll_interval,
+        1s)`` (the stream alone shows only what the gateway has read)."""
+        task_status.started()
+        while True:
+            try:
+                page = await self.client.outbound(self.chain_id, self.state.seq + 1, 1)
+                self._saw_relay_seq(page.last_seq)
+            except (OSError, RelayError, trio.TooSlowError) as exc:
+                log.debug("cannot read the relay's outbound position: %s", exc)
+            await trio.sleep(max(self.config.poll_interval, 1.0))
 
     async def _deliver(self, entries: list[Any]) -> None:
         deliveries = [
@@ -596,6 +632,7 @@ class Gateway:
                 await nursery.start(self.serve_executor)
                 await nursery.start(self.serve_monitor)
                 await nursery.start(self.serve_parked)
+                await nursery.start(self.serve_relay_position)
                 if self.config.admin is not None:
                     from adapters.gateway.admin import serve_admin
 

@@ -313,7 +313,9 @@ def test_core_modules_load_no_io_and_devchain_imports_no_relay() -> None:
 # ---------------------------------------------------------------------- config and CLI
 def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
     from appchains.evm.devchain.__main__ import build_parser, config_from_args
-    from appchains.evm.devchain.config import ConfigError, DevchainConfig, load_config
+    from appchains.evm.devchain.config import ConfigError, DevchainConfig
+    from benchmarks.harness.devchain_config import load_devchain_config
+    from relay.config import ConfigError as FileError
 
     path = tmp_path / "chain.toml"
     path.write_text(
@@ -322,7 +324,7 @@ def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
         f'relay_validators = ["0x{"11" * 20}", "0x{"22" * 20}"]\nrelay_threshold = 2\n'
         f'data_dir = "{tmp_path / "data"}"\n'
     )
-    config = load_config(path).check()
+    config = load_devchain_config(path)
     assert (config.chain_id, config.chain_name, config.validators, config.threshold) == (
         77,
         "evmX",
@@ -333,8 +335,6 @@ def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path / "data" and len(config.relay_validators) == 2
     args = build_parser().parse_args(
         [
-            "--config",
-            str(path),
             "--chain-id",
             "78",
             "--relay-validators",
@@ -345,10 +345,11 @@ def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
             f"0x{'44' * 20}",
         ]
     )
-    from_cli = config_from_args(args)
+    from_cli = config_from_args(args, config)
     assert from_cli.chain_id == 78 and from_cli.relay_validators == (f"0x{'33' * 20}",)
     assert from_cli.service_owner == f"0x{'44' * 20}"
-    assert from_cli.port == 8545 and from_cli.chain_name == "evmX"
+    assert from_cli.port == 0 and from_cli.chain_name == "evmX"
+    assert config_from_args(build_parser().parse_args([])).port == 8545
     for bad in (
         {"threshold": 5},
         {"chain_name": "a b"},
@@ -360,5 +361,5 @@ def test_toml_config_and_cli_flags(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             DevchainConfig(**bad).check()  # type: ignore[arg-type]
     path.write_text("[devchain]\nno_such_key = 1\n")
-    with pytest.raises(ConfigError, match="no_such_key"):
-        load_config(path)
+    with pytest.raises(FileError, match=r"devchain\.no_such_key: unknown key"):
+        load_devchain_config(path)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appchains.evm.devchain.config import ConfigError, DevchainConfig, load_config
+from appchains.evm.devchain.config import ConfigError, DevchainConfig
 from appchains.evm.devchain.seals import SEAL_DOMAIN, compute_seal_digest, verify_seals
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ __all__ = [
     "DevchainHandle",
     "DevchainNode",
     "compute_seal_digest",
-    "load_config",
     "open_devchain",
     "verify_seals",
 ]

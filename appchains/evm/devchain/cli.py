@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import trio
 
 from appchains.evm.devchain.__main__ import build_parser as build_flags
-from appchains.evm.devchain.__main__ import config_from_args
+from appchains.evm.devchain.__main__ import config_from_args, stdlib_logging
 from appchains.evm.devchain.config import ConfigError, DevchainConfig
 from appchains.evm.devchain.crypto import address_hex, address_of_key
 
@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
         "and users; each account is for one user only",
     )
     start.add_argument("--json", action="store_true", help="print the start line as JSON")
+    start.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a TOML file with a [devchain] table (every key: docs/operations.md, "
+        '"Configuration"); flags override it. Read by `relayhub devchain`, outside '
+        "the app chain",
+    )
     return top
 
 
@@ -159,8 +167,8 @@ async def serve(config: DevchainConfig, as_json: bool, keys: list[dict[str, str]
     print("relayhub devchain: stopped", flush=True)
 
 
-def start(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+def start(args: argparse.Namespace, base: DevchainConfig | None = None) -> int:
+    config = config_from_args(args, base)
     if args.relay_dir is not None:
         if args.hub_id is not None or args.relay_validators is not None:
             raise ConfigError("--relay-dir gives the hub ID and relay validators; drop --hub-id "
@@ -181,14 +189,21 @@ def start(args: argparse.Namespace) -> int:
     return 0
 
 
-def cli(argv: list[str]) -> int:
-    """``relayhub devchain start [flags]`` (the ``relayhub.commands`` entry point)."""
+def cli(
+    argv: list[str],
+    *,
+    base: DevchainConfig | None = None,
+    setup_logging: Callable[[str, str], Any] | None = None,
+) -> int:
+    """``relayhub devchain start [flags]`` over ``base`` (a config file's values, read by
+    the command outside the app chain); ``setup_logging(level, format)`` is relayhub's
+    when given (the standard library's, in the same format, otherwise)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
+    level = args.log_level or (base.log_level if base is not None else "info")
+    fmt = base.log_format if base is not None else "text"
+    (setup_logging or stdlib_logging)(level, fmt)
     try:
-        return start(args)
+        return start(args, base)
     except ConfigError as exc:
         print(f"error [{CONFIG_CODE}]: {exc}", file=sys.stderr)
         return 2

@@ -1,18 +1,20 @@
-"""Configuration of a dev chain: defaults, TOML loading, checks (pure, no I/O but reading a file).
+"""Configuration of a dev chain: a plain typed dataclass with defaults and checks (pure).
 
-A TOML file holds the fields of :class:`DevchainConfig` at top level or under a
-``[devchain]`` table; durations are seconds as numbers or strings such as
-``"100ms"``, ``"5s"``::
+:class:`DevchainConfig` is also the schema of a dev chain's TOML file: each field's
+``metadata`` holds its meaning (``doc``) and, for durations, ``"duration": True``
+(the file says ``"100ms"``, the field holds seconds). The file is read outside the
+app chain, by relayhub's typed config loader (``relay/config.py``, through
+``benchmarks.harness.devchain_config.load_devchain_config``): an app chain imports
+nothing of the relay::
 
+    [devchain]
     chain_id = 1337
     chain_name = "evm1"
     hub_id = "hub0"
     validators = 4
     threshold = 3
-    seed = "demo"
     block_interval = "100ms"
     relay_validators = ["0x..."]
-    relay_threshold = 1
     data_dir = "var/evm1"
 """
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -39,43 +40,61 @@ class ConfigError(ValueError):
     """A configuration value that cannot work; the message names the field."""
 
 
+def _doc(default: Any, doc: str, **meta: Any) -> Any:
+    return field(default=default, metadata={"doc": doc, **meta})
+
+
 @dataclass(frozen=True, slots=True)
 class DevchainConfig:
     # identity
-    chain_id: int = 1337
-    chain_name: str = "evm1"
-    hub_id: str = "hub0"
+    chain_id: int = _doc(1337, "EVM chain ID")
+    chain_name: str = _doc("evm1", "this chain's ID on the relay")
+    hub_id: str = _doc("hub0", "hub ID of the relay the broker belongs to")
     # proof of authority
-    validators: int = 4
-    threshold: int = 3
-    sealers: int = 0  # validators that seal each block; 0 = all
-    seed: str | None = None
+    validators: int = _doc(4, "PoA validators")
+    threshold: int = _doc(3, "seals a block needs")
+    sealers: int = _doc(0, "validators that seal each block (0: all)")
+    seed: str | None = _doc(None, "derive every key from this seed (a deterministic chain)")
     # genesis
-    accounts: int = 10
-    account_balance: int = 10**24
-    token_balance: int = 10**9
-    mint_cap: int = 10**6
-    relay_validators: tuple[str, ...] = ()
-    relay_threshold: int = 1
-    relay_dev_keys: int = 1  # derived relay keys when relay_validators is empty
-    broker_address: str = DEFAULT_BROKER
-    asset_transfer_address: str = DEFAULT_ASSET_TRANSFER
-    data_swap_address: str = DEFAULT_DATA_SWAP
-    # owner of the example services (AssetTransfer's setCounterpart); "" = dev account 0
-    service_owner: str = ""
-    gas_limit: int = 30_000_000
-    base_fee: int = 1_000_000_000
-    genesis_timestamp: int = 0
+    accounts: int = _doc(10, "funded dev accounts")
+    account_balance: int = _doc(10**24, "wei per dev account")
+    token_balance: int = _doc(10**9, "example tokens per dev account")
+    mint_cap: int = _doc(10**6, "example token mint cap")
+    relay_validators: tuple[str, ...] = _doc(
+        (), "relay validator addresses the broker trusts (none: derived dev keys)"
+    )
+    relay_threshold: int = _doc(1, "relay signatures the broker needs")
+    relay_dev_keys: int = _doc(1, "derived relay keys when relay_validators is empty")
+    broker_address: str = _doc(DEFAULT_BROKER, "address of the broker contract")
+    asset_transfer_address: str = _doc(DEFAULT_ASSET_TRANSFER, "address of AssetTransfer")
+    data_swap_address: str = _doc(DEFAULT_DATA_SWAP, "address of DataSwap")
+    service_owner: str = _doc(
+        "",
+        "owner of the example services (sets AssetTransfer's counterparts); empty: dev account 0",
+    )
+    gas_limit: int = _doc(30_000_000, "block gas limit")
+    base_fee: int = _doc(1_000_000_000, "base fee per gas (wei)")
+    genesis_timestamp: int = _doc(0, "genesis block timestamp (0: now)")
     # block production
-    block_interval: float = 0.1
-    empty_block_interval: float = 5.0  # 0 = never produce empty blocks
-    max_block_txs: int = 2_000
-    max_pool_txs: int = 50_000
+    block_interval: float = _doc(0.1, "least time between blocks", duration=True)
+    empty_block_interval: float = _doc(
+        5.0, "an empty block after this long idle (0s: never)", duration=True
+    )
+    max_block_txs: int = _doc(2_000, "transactions per block")
+    max_pool_txs: int = _doc(50_000, "transactions waiting in the pool")
     # I/O
-    host: str = "127.0.0.1"
-    port: int = 0
-    data_dir: Path | None = None
-    time_source: Callable[[], float] = field(default=time.time, compare=False, repr=False)
+    host: str = _doc("127.0.0.1", "JSON-RPC address (loopback only: no auth)")
+    port: int = _doc(0, "JSON-RPC port (0: any free port)")
+    data_dir: Path | None = _doc(None, "directory of the SQLite store (unset: in memory)")
+    log_level: str = _doc(
+        "info", "least severe log records written", choices=("debug", "info", "warning", "error")
+    )
+    log_format: str = _doc(
+        "text", '"text" lines or "json" lines, on stderr', choices=("text", "json")
+    )
+    time_source: Callable[[], float] = field(
+        default=time.time, compare=False, repr=False, metadata={"config": False}
+    )
 
     def check(self) -> DevchainConfig:
         """Return self, or raise :class:`ConfigError` naming the bad field."""
@@ -113,6 +132,10 @@ class DevchainConfig:
             raise ConfigError("gas_limit >= 21000, base_fee >= 0, accounts >= 0")
         if self.max_block_txs < 1 or self.max_pool_txs < 1:
             raise ConfigError("max_block_txs and max_pool_txs must be >= 1")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError('log_level must be "debug", "info", "warning" or "error"')
+        if self.log_format not in ("text", "json"):
+            raise ConfigError('log_format must be "text" or "json"')
         return self
 
 
@@ -123,36 +146,18 @@ def _address(text: str, name: str) -> bytes:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def parse_duration(value: object, name: str) -> float:
-    """Seconds from a number or a string like ``"250ms"``, ``"5s"``, ``"1m"``."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{name}: not a duration")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m)?\s*", value)
-        if match:
-            scale = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
-            return float(match.group(1)) * scale
-    raise ConfigError(f"{name}: {value!r} is not a duration (e.g. 0.1, '100ms', '5s')")
-
-
-_DURATIONS = {"block_interval", "empty_block_interval"}
-
-
 def config_from_mapping(
     data: Mapping[str, Any], base: DevchainConfig | None = None
 ) -> DevchainConfig:
-    """Overlay ``data`` (TOML-like keys) on ``base``; unknown keys are an error."""
+    """Overlay ``data`` (typed values, e.g. parsed flags) on ``base``; unknown keys are
+    an error. ``relay_validators`` may be a comma-separated string (a flag)."""
     defaults = {f.name: f.default for f in fields(DevchainConfig)}
     known = set(defaults) - {"time_source"}
     changes: dict[str, Any] = {}
     for key, value in data.items():
         if key not in known:
             raise ConfigError(f"unknown config key {key!r}")
-        if key in _DURATIONS:
-            value = parse_duration(value, key)
-        elif key == "relay_validators":
+        if key == "relay_validators":
             if isinstance(value, str):
                 value = [v for v in value.split(",") if v.strip()]
             value = tuple(str(v).strip() for v in value)
@@ -166,18 +171,11 @@ def config_from_mapping(
 
 def _check_type(key: str, value: Any, default: Any) -> None:
     """A whole number where the default is one, text where it is text."""
-    if isinstance(default, int) and (type(value) is not int):
+    if isinstance(default, bool) and type(value) is not bool:
+        raise ConfigError(f"{key} = {value!r}: write true or false")
+    if isinstance(default, int) and not isinstance(default, bool) and type(value) is not int:
         raise ConfigError(f"{key} = {value!r}: write a whole number")
+    if isinstance(default, float) and not isinstance(value, int | float):
+        raise ConfigError(f"{key} = {value!r}: write a number of seconds")
     if isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{key} = {value!r}: write a string")
-
-
-def load_config(path: Path, base: DevchainConfig | None = None) -> DevchainConfig:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
-    section = data.get("devchain", data)
-    if not isinstance(section, dict):
-        raise ConfigError("[devchain] must be a table")
-    return config_from_mapping(section, base)
