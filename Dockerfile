@@ -13,12 +13,15 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /opt/relayhub
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY relay ./relay
 COPY adapters ./adapters
 COPY appchains ./appchains
 COPY benchmarks ./benchmarks
-RUN pip install . && useradd --create-home --uid 10001 relay && mkdir /data && chown relay /data
+# The exact versions CI tested (requirements.lock, every package with its sha256), then
+# the project itself without resolving anything again.
+RUN pip install --require-hashes -r requirements.lock && pip install --no-deps . \
+    && useradd --create-home --uid 10001 relay && mkdir /data && chown relay /data
 
 USER relay
 VOLUME ["/data"]

@@ -8,15 +8,22 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: demo test lint typecheck unit bench-quick install clean
+.PHONY: demo test lint typecheck unit bench-quick install clean lock
 
-$(STAMP): pyproject.toml
+# Python packages come from requirements.lock (every transitive dependency pinned with
+# its sha256: pip's hash-checking mode), then the project itself without dependencies.
+# `make lock` regenerates the lock after a change to pyproject.toml's dependencies.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) tools/lock.py
 
 demo: $(STAMP)
 	$(VENV)/bin/relayhub demo

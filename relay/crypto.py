@@ -15,7 +15,7 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NewType
+from typing import NewType, Protocol, runtime_checkable
 
 from coincurve import PrivateKey, PublicKey
 from eth_hash.auto import keccak as _keccak
@@ -93,6 +93,49 @@ class Account:
 
     def sign(self, digest: bytes) -> bytes:
         return sign_digest(self.key, digest)
+
+
+@runtime_checkable
+class HasKeyBytes(Protocol):
+    """What an eth-account ``LocalAccount`` (``eth_account.Account.from_key(...)``) is to
+    us: an object whose ``key`` is the 32-byte private key."""
+
+    @property
+    def key(self) -> bytes: ...
+
+
+#: What the SDK and the EVM client accept where they take an account.
+AccountLike = Account | HasKeyBytes | bytes | str
+
+_ACCOUNT_HINT = (
+    "pass a relay.crypto.Account, an eth_account account (Account.from_key(...)), "
+    "32 key bytes or a 0x-hex private key string"
+)
+
+
+def as_account(value: object, what: str = "account") -> Account:
+    """An :class:`Account` from any :data:`AccountLike`; a TypeError (or, for a malformed
+    key, a ValueError) that says what to pass otherwise."""
+    if isinstance(value, Account):
+        return value
+    raw: object = value
+    if not isinstance(value, bytes | str):
+        raw = getattr(value, "key", None)
+        if not isinstance(raw, bytes):
+            raise TypeError(f"{what}: {type(value).__name__} is not an account; {_ACCOUNT_HINT}")
+        raw = bytes(raw)
+    if isinstance(raw, str):
+        text = raw.removeprefix("0x").removeprefix("0X")
+        if len(text) != 64 or not set(text) <= _HEX_DIGITS:
+            raise ValueError(f"{what}: a hex private key is 64 hex digits (0x optional)")
+        raw = bytes.fromhex(text)
+    assert isinstance(raw, bytes)
+    if len(raw) != 32:
+        raise ValueError(f"{what}: a private key is 32 bytes, got {len(raw)}")
+    try:
+        return Account.from_key(raw)
+    except ValueError as exc:
+        raise ValueError(f"{what}: not a valid secp256k1 private key ({exc})") from None
 
 
 def sign_digest(key: PrivateKey, digest: bytes) -> bytes:

@@ -1,5 +1,11 @@
 """Talking to an EVM chain as an account: signed transactions and contract calls.
 
+This is the public helper for applications (docs/sdk.md): :func:`open_contract`
+gives a :class:`Contract` that sends transactions and reads view functions by
+their Solidity signature, :func:`ibtp_ids` names the interchain requests a
+transaction's receipt holds. Accounts are anything :func:`relay.crypto.as_account`
+takes: a relay ``Account``, an eth-account ``LocalAccount`` or a hex private key.
+
 :class:`EvmSender` pipelines transactions (consecutive nonces, no wait in between)
 and then waits for all their receipts: the gateway uses it to deliver a page of
 relay IBTPs in one round, applications to call contracts. :class:`EvmCaller` is
@@ -9,6 +15,8 @@ through the broker from the caller's own account.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +25,12 @@ import trio
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
+from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.proof import INTERCHAIN_EVENT_TOPIC, INTERCHAIN_EVENT_TYPES
 from adapters.evm.rpc import EthRpc, RpcError, hex_to_bytes, hex_to_int
-from relay.crypto import Account, keccak
+from relay.crypto import Account, AccountLike, as_account, keccak
 from relay.errors import Code, RelayError
+from relay.ibtp import compute_ibtp_id
 
 
 def sign_legacy_transaction(
@@ -71,10 +81,10 @@ class EvmSender:
     """Signs and sends transactions for one account; tracks its nonce locally."""
 
     def __init__(
-        self, rpc: EthRpc, account: Account, gas: int = 5_000_000, timeout: float = 30.0
+        self, rpc: EthRpc, account: AccountLike, gas: int = 5_000_000, timeout: float = 30.0
     ) -> None:
         self.rpc = rpc
-        self.account = account
+        self.account: Account = as_account(account)
         self.gas = gas
         self.timeout = timeout
         self._nonce: int | None = None
@@ -187,12 +197,13 @@ class EvmCaller:
     opens its own JSON-RPC connection, so one caller also serves the blocking client."""
 
     def __init__(
-        self, rpc_url: str, account: Account, broker: str, hub_id: str, chain_id: str
+        self, rpc_url: str, account: AccountLike, broker: str, hub_id: str, chain_id: str
     ) -> None:
         self.rpc_url = rpc_url
-        self.account = account
+        self.account: Account = as_account(account)
         self.broker = broker.lower()
-        self.service_id = f"{hub_id}:{chain_id}:{account.address}"
+        #: ``hub:chain:0x<address>``, the address in lowercase as the broker emits it.
+        self.service_id = f"{hub_id}:{chain_id}:{self.account.address}"
 
     async def emit(
         self, dst_service: str, func: str, args: list[bytes], timeout: int
@@ -213,3 +224,48 @@ class EvmCaller:
         if len(events) != 1:
             raise RelayError(Code.BAD_REQUEST, "the broker emitted no interchain event")
         return events[0]
+
+
+def ibtp_ids(receipt: dict[str, Any], broker: str) -> list[str]:
+    """The IBTP IDs (``from~to~index``) of the interchain requests ``broker`` emitted in
+    a transaction's receipt: what ``RelayClient.wait_final`` / ``ibtp_status`` take."""
+    return [compute_ibtp_id(f, t, i) for f, t, i in interchain_events(receipt, broker)]
+
+
+class Contract:
+    """A deployed contract, called by Solidity signature with Python values::
+
+        async with open_contract(rpc_url, address, account=key) as token:
+            (balance,) = await token.view("balanceOf(address)", [owner], ["uint256"])
+            outcome = await token.send("transfer(string,address,uint256,uint64)", [...])
+
+    ``send`` needs an ``account``; it returns the :class:`TxOutcome` (``ok`` False when
+    the transaction reverted) once mined."""
+
+    def __init__(self, rpc: EthRpc, address: str, account: AccountLike | None = None) -> None:
+        self.rpc = rpc
+        self.address = address
+        self.sender = None if account is None else EvmSender(rpc, account)
+
+    async def view(self, signature: str, values: list[Any], returns: list[str]) -> tuple[Any, ...]:
+        """Call a view function (``eth_call``) and decode its ``returns`` types."""
+        return await eth_view(self.rpc, self.address, signature, values, returns)
+
+    async def send(self, signature: str, values: list[Any]) -> TxOutcome:
+        """Send a transaction calling ``signature`` with ``values``; wait until it is mined."""
+        if self.sender is None:
+            raise TypeError("this Contract has no account: open_contract(..., account=key)")
+        return await self.sender.send(self.address, calldata(signature, values))
+
+
+@asynccontextmanager
+async def open_contract(
+    rpc_url: str, address: str, *, account: AccountLike | None = None
+) -> AsyncIterator[Contract]:
+    """A :class:`Contract` at ``address`` on the chain serving JSON-RPC at ``rpc_url``;
+    its connection is closed on exit."""
+    rpc = open_rpc(rpc_url)
+    try:
+        yield Contract(rpc, address, account)
+    finally:
+        await rpc.aclose()

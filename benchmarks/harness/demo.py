@@ -18,31 +18,48 @@ check is what refuses it, as it must on a hub whose allow list is wrong.
 It prints a table (path, outcome, relay heights, time), checks that token supply
 is conserved across the chains, and exits 0 — or 1 if any outcome differs.
 
-``up`` starts the same topology (all gateways running) and prints the endpoints
-until interrupted, for the SDK and the benchmarks.
+``up`` starts the same topology (all gateways running, the relay's allow lists in
+place) as a development environment: it writes one JSON document to stdout (and to
+``DIR/up.json``) with the relay, the relay directory and admin key, and per chain its
+endpoints, services and funded dev accounts with their private keys; prose goes to
+stderr. It runs until Ctrl-C / SIGTERM (exit 0); started again on the same ``--dir``
+it resumes where it stopped. docs/sdk.md is written against it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trio
 from eth_abi import encode as abi_encode
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.harness.topology import Topology, describe, open_topology
+from appchains.evm.devchain.config import ConfigError
+from benchmarks.harness.topology import HUB_ID, Topology, open_topology
+from relay.cli import ADMIN_KEY, GENESIS_FILE
+from relay.errors import Code, RelayError
 from relay.ibtp import TxStatus
 from relay.sdk import InterchainFailed, InterchainRolledBack
 from relay.sdk.types import IbtpStatus
 
 CHAINS = ("chainA", "chainB", "chainC")
+#: The relay port ``relayhub up`` serves on unless told otherwise (as ``relay init`` does).
+DEFAULT_PORT = 8710
+#: ``relayhub up`` sets this key in every chain's DataSwap, to a value naming the chain,
+#: so a first interchain call has something to read (docs/sdk.md, README).
+GREETING_KEY = "greeting"
+ENV_FILE = "up.json"
 
 
 @dataclass
@@ -212,57 +229,157 @@ def render(outcomes: list[Outcome], console: Console) -> None:
     console.print(table)
 
 
-async def demo(workdir: Path, console: Console) -> int:
+async def demo(workdir: Path, console: Console, stop: trio.CancelScope) -> int:
     t0 = time.monotonic()
     console.print("starting a relay and three EVM dev chains (gateways for chainA and chainB)…")
     async with open_topology(
         workdir, CHAINS, without_gateway=("chainC",), relay_allow_lists=False
     ) as topo:
-        supply_before = sum([await topo.total_supply(c) for c in CHAINS])
-        console.print(
-            f"relay {topo.relay_url}; chains registered and approved; each AssetTransfer "
-            "accepts only the other chains' AssetTransfer (the relay's allow list is left "
-            "open so that call 5 reaches the service)"
-        )
-        outcomes = await run_scenario(topo, console)
-        render(outcomes, console)
-        supply_after = sum([await topo.total_supply(c) for c in CHAINS])
-        conserved = supply_before == supply_after
-        console.print(
-            f"token supply across chains: {supply_before} before, {supply_after} after "
-            + ("[green](conserved)[/]" if conserved else "[red](NOT conserved)[/]")
-        )
-        async with topo.client() as c:
-            st = await c.status()
-        console.print(f"relay height {st['height']}; demo took {time.monotonic() - t0:.1f}s")
-        ok = all(o.ok for o in outcomes) and conserved
-    return 0 if ok else 1
+        with stop:
+            supply_before = sum([await topo.total_supply(c) for c in CHAINS])
+            console.print(
+                f"relay {topo.relay_url}; chains registered and approved; each AssetTransfer "
+                "accepts only the other chains' AssetTransfer (the relay's allow list is left "
+                "open so that call 5 reaches the service)"
+            )
+            outcomes = await run_scenario(topo, console)
+            render(outcomes, console)
+            supply_after = sum([await topo.total_supply(c) for c in CHAINS])
+            conserved = supply_before == supply_after
+            console.print(
+                f"token supply across chains: {supply_before} before, {supply_after} after "
+                + ("[green](conserved)[/]" if conserved else "[red](NOT conserved)[/]")
+            )
+            async with topo.client() as c:
+                st = await c.status()
+            console.print(f"relay height {st['height']}; demo took {time.monotonic() - t0:.1f}s")
+            return 0 if all(o.ok for o in outcomes) and conserved else 1
+    return 0  # interrupted
 
 
-async def up(workdir: Path, console: Console) -> None:
-    async with open_topology(workdir, CHAINS) as topo:
-        info = describe(topo)
-        console.print_json(data=info)
-        console.print("topology is up; Ctrl-C to stop")
-        await trio.sleep_forever()
+def environment(topo: Topology) -> dict[str, Any]:
+    """What ``relayhub up`` prints: everything an SDK script needs to act."""
+    relay_dir = (topo.workdir / "relay").resolve()
+    chains: dict[str, Any] = {}
+    for name, c in topo.chains.items():
+        chains[name] = {
+            "chain_id": name,
+            "evm_chain_id": c.evm_chain_id,
+            "rpc": c.rpc_url,
+            "broker": c.broker,
+            "asset_transfer": c.service_id(c.asset),
+            "asset_transfer_address": c.asset,
+            "data_swap": c.service_id(c.data_swap),
+            "data_swap_address": c.data_swap,
+            # Funded (ether and AssetTransfer tokens); no gateway sends from them. The
+            # first owns the chain's services (it may call setCounterpart).
+            "accounts": [{"address": u.address, "private_key": u.secret_hex} for u in c.users],
+        }
+    return {
+        "relay": topo.relay_url,
+        "hub": HUB_ID,
+        "relay_dir": str(relay_dir),
+        "genesis": str(relay_dir / GENESIS_FILE),
+        "admin_key": str(relay_dir / ADMIN_KEY),
+        "admin": topo.admin.address,
+        "greeting_key": GREETING_KEY,
+        "chains": chains,
+    }
+
+
+async def up(workdir: Path, port: int, console: Console, stop: trio.CancelScope) -> int:
+    console.print(f"starting relayhub up in {workdir} (relay port {port})…")
+    async with open_topology(workdir, CHAINS, relay_port=port) as topo:
+        with stop:
+            for name in topo.chains:
+                await topo.data_set(name, GREETING_KEY, f"hello from {name}".encode())
+            doc = json.dumps(environment(topo), indent=2) + "\n"
+            (workdir / ENV_FILE).write_text(doc)
+            sys.stdout.write(doc)
+            sys.stdout.flush()
+            console.print(
+                f"relayhub up: relay {topo.relay_url}, chains {', '.join(topo.chains)}; the "
+                f"document above is also in {workdir / ENV_FILE}. Ctrl-C to stop."
+            )
+            await trio.sleep_forever()
+    return 0
+
+
+async def until_signal(body: Callable[[trio.CancelScope], Awaitable[int]], console: Console) -> int:
+    """Run ``body(stop)``; SIGINT / SIGTERM cancel ``stop`` (the body enters it where it
+    may be interrupted, inside its resources, so they close normally) and make it 0."""
+    stop = trio.CancelScope()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for signum in signals:
+                    console.print(f"{signal.Signals(signum).name}: stopping…")
+                    stop.cancel()
+                    return
+
+            nursery.start_soon(watch)
+            result = await body(stop)
+            nursery.cancel_scope.cancel()
+    if stop.cancel_called:
+        console.print("stopped")
+        return 0
+    return result
+
+
+def _one_error(exc: BaseException) -> BaseException:
+    """The one leaf of a (nested) exception group, or ``exc`` itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def main(argv: list[str] | None = None, *, command: str = "demo") -> int:
     p = argparse.ArgumentParser(prog=f"relayhub {command}")
-    p.add_argument("--dir", type=Path, help="working directory (default: a fresh temp dir)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        help="working directory (default: a fresh temp dir)"
+        + ("; an existing one is resumed" if command == "up" else ""),
+    )
+    if command == "up":
+        p.add_argument(
+            "--port",
+            type=int,
+            default=DEFAULT_PORT,
+            help=f"relay API port on 127.0.0.1 (default {DEFAULT_PORT}; 0 = any free port)",
+        )
     p.add_argument("-v", "--verbose", action="store_true", help="log what gateways do")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    console = Console(width=None if sys.stdout.isatty() else 140)
     workdir = args.dir or Path(tempfile.mkdtemp(prefix=f"relayhub-{command}-"))
-    if command == "up":
-        try:
-            trio.run(up, workdir, console)
-        except KeyboardInterrupt:
+    try:
+        if command == "up":
+            console = Console(stderr=True)
+            return trio.run(
+                until_signal, lambda stop: up(workdir, args.port, console, stop), console
+            )
+        console = Console(width=None if sys.stdout.isatty() else 140)
+        return trio.run(until_signal, lambda stop: demo(workdir, console, stop), console)
+    except BaseException as exc:
+        err = _one_error(exc)
+        if isinstance(err, KeyboardInterrupt):  # before the signal handler was in place
             return 0
-        return 0
-    return trio.run(demo, workdir, console)
+        if isinstance(err, RelayError):
+            print(f"error [{int(err.code)}]: {err.message}", file=sys.stderr)
+        elif isinstance(err, ConfigError):
+            print(f"error [{int(Code.CONFIG)}]: {workdir}: {err}", file=sys.stderr)
+        elif isinstance(err, OSError) and command == "up":
+            why = err.strerror or str(err)
+            print(
+                f"error [{int(Code.CONFIG)}]: cannot serve on 127.0.0.1:{args.port} ({why}); "
+                "pass another --port",
+                file=sys.stderr,
+            )
+        else:
+            raise
+        return 2
 
 
 def up_main(argv: list[str] | None = None) -> int:

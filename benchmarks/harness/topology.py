@@ -22,6 +22,13 @@ refuses any other caller on its own); and a gateway with its own relay key.
 ``relay_allow_lists=False`` registers AssetTransfer on the relay open to every
 caller, so that only the service's own check stands between a hostile caller
 and a mint (the demo and tests/adversarial/test_hostile_callers.py).
+
+``workdir/relay`` is a relay directory as ``relayhub relay init`` writes it
+(``relay.toml``, ``genesis.json``, ``keys/node.key``, ``keys/admin.key``, the ledger
+in ``data/``), so ``relayhub relay verify --dir`` and ``relayhub appchain approve
+--key .../keys/admin.key`` work on it. Opening a ``workdir`` again resumes it: the
+relay directory's genesis and keys are reused, the dev chains reopen their data, and
+registrations and counterparts already in place are kept (``relayhub up``).
 """
 
 from __future__ import annotations
@@ -44,10 +51,13 @@ from adapters.gateway.runtime import Gateway, open_gateway
 from appchains.evm.devchain.config import DevchainConfig
 from appchains.evm.devchain.node import DevchainHandle, open_devchain
 from relay.api.server import serve_api
-from relay.crypto import Account, keccak
+from relay.cli import ADMIN_KEY, CONFIG_FILE, DATA_DIR, GENESIS_FILE, NODE_KEY, RELAY_TOML
+from relay.crypto import Account, keccak, read_key_file, write_key_file
+from relay.errors import Code, RelayError
 from relay.genesis import Genesis
 from relay.node import Node, NodeConfig, open_node
 from relay.sdk.aio import AsyncRelayClient
+from relay.sdk.errors import RelayApiError
 
 log = logging.getLogger("relayhub.topology")
 
@@ -199,30 +209,48 @@ async def register_chain(
 ) -> None:
     """Register ``c`` on the relay (its gateway key), approve it (admin), register its
     services; the relay routes calls to AssetTransfer only from the other chains'
-    AssetTransfer, or from anyone without ``allow_lists``."""
+    AssetTransfer, or from anyone without ``allow_lists``. What is already in place (a
+    resumed topology) is kept."""
+    chain = await _lookup(topo, lambda r: r.chain(c.name))
+    if chain is None:
+        async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
+            await gw.register_chain(
+                c.name,
+                "evm",
+                {
+                    "evm_chain_id": c.evm_chain_id,
+                    "mode": "seal",
+                    "validators": c.validators,
+                    "threshold": c.threshold,
+                },
+                c.broker,
+                gateways=[c.gateway_key.address],
+                name=f"EVM dev chain {c.name}",
+            )
+    if chain is None or chain.get("status") == "PENDING":
+        async with AsyncRelayClient(topo.relay_url, account=topo.admin) as admin:
+            await admin.approve_chain(c.name)
     async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
-        await gw.register_chain(
-            c.name,
-            "evm",
-            {
-                "evm_chain_id": c.evm_chain_id,
-                "mode": "seal",
-                "validators": c.validators,
-                "threshold": c.threshold,
-            },
-            c.broker,
-            gateways=[c.gateway_key.address],
-            name=f"EVM dev chain {c.name}",
-        )
-    async with AsyncRelayClient(topo.relay_url, account=topo.admin) as admin:
-        await admin.approve_chain(c.name)
-    async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
-        await gw.register_service(
-            c.service_id(c.asset),
-            allow=[o.service_id(o.asset) for o in others] if allow_lists else [],
-            name="AssetTransfer",
-        )
-        await gw.register_service(c.service_id(c.data_swap), name="DataSwap")
+        if await _lookup(topo, lambda r: r.service(c.service_id(c.asset))) is None:
+            await gw.register_service(
+                c.service_id(c.asset),
+                allow=[o.service_id(o.asset) for o in others] if allow_lists else [],
+                name="AssetTransfer",
+            )
+        if await _lookup(topo, lambda r: r.service(c.service_id(c.data_swap))) is None:
+            await gw.register_service(c.service_id(c.data_swap), name="DataSwap")
+
+
+async def _lookup(topo: Topology, lookup: Any) -> dict[str, Any] | None:
+    """The relay's record that ``lookup(client)`` reads, or None if it has none."""
+    async with AsyncRelayClient(topo.relay_url) as reader:
+        try:
+            found: dict[str, Any] = await lookup(reader)
+        except RelayApiError as exc:
+            if exc.code not in (Code.NOT_FOUND, Code.UNKNOWN_CHAIN, Code.UNKNOWN_SERVICE):
+                raise
+            return None
+    return found
 
 
 async def pair_asset_transfers(topo: Topology) -> None:
@@ -233,11 +261,16 @@ async def pair_asset_transfers(topo: Topology) -> None:
         (have,) = await eth_view(topo.rpc(c.name), c.asset, "owner()", [], ["address"])
         if str(have).lower() != owner.address.lower():
             raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
-        calls = [
-            (c.asset, calldata("setCounterpart(string,bool)", [o.service_id(o.asset), True]))
-            for o in topo.chains.values()
-            if o is not c
-        ]
+        calls = []
+        for o in topo.chains.values():
+            if o is c:
+                continue
+            sid = o.service_id(o.asset)
+            (paired,) = await eth_view(
+                topo.rpc(c.name), c.asset, "isCounterpart(string)", [sid], ["bool"]
+            )
+            if not paired:
+                calls.append((c.asset, calldata("setCounterpart(string,bool)", [sid, True])))
         for outcome in await owner.send_many(calls):
             if not outcome.ok:
                 raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} reverted on {c.name}")
@@ -255,16 +288,15 @@ async def open_topology(
     without_gateway: Sequence[str] = (),
     seed: str = "relayhub-demo",
     relay_allow_lists: bool = True,
+    relay_port: int = 0,
 ) -> AsyncIterator[Topology]:
     workdir.mkdir(parents=True, exist_ok=True)
-    admin = Account.from_key(derive_key(seed, "admin"))
-    validator = Account.from_key(derive_key(seed, "validator"))
-    genesis = Genesis(HUB_ID, (admin.address,), (validator.address,), 1, default_timeout_blocks)
+    genesis, admin, validator = relay_dir(workdir / "relay", seed, default_timeout_blocks)
     async with AsyncExitStack() as stack:
         node = await stack.enter_async_context(
             open_node(
                 NodeConfig(
-                    workdir / "relay",
+                    workdir / "relay" / DATA_DIR,
                     genesis,
                     validator,
                     batch_time=relay_batch_time,
@@ -272,7 +304,7 @@ async def open_topology(
                 )
             )
         )
-        relay_url = await stack.enter_async_context(_serving(node))
+        relay_url = await stack.enter_async_context(_serving(node, relay_port))
         setups: dict[str, ChainSetup] = {}
         for n, name in enumerate(chains):
             cfg = devchain_config(name, n, seed, validator.address, block_interval, workdir)
@@ -308,9 +340,9 @@ def devchain_config(
 
 
 @asynccontextmanager
-async def _serving(node: Node) -> AsyncIterator[str]:
+async def _serving(node: Node, port: int = 0) -> AsyncIterator[str]:
     async with trio.open_nursery() as nursery:
-        url = await nursery.start(serve_api, node, "127.0.0.1", 0)
+        url = await nursery.start(serve_api, node, "127.0.0.1", port)
         try:
             yield url
         finally:
@@ -336,6 +368,31 @@ async def start_gateway(topo: Topology, chain: str) -> AsyncIterator[Gateway]:
         open_gateway(cfg, adapter, client) as gw,
     ):
         yield gw
+
+
+def relay_dir(d: Path, seed: str, default_timeout_blocks: int) -> tuple[Genesis, Account, Account]:
+    """The genesis, admin and validator of the relay directory ``d``: read from it when
+    it holds a genesis, else written to it as ``relayhub relay init`` lays one out (with
+    keys derived from ``seed``)."""
+    if (d / GENESIS_FILE).exists():
+        genesis = Genesis.load(d / GENESIS_FILE)
+        if genesis.hub_id != HUB_ID:
+            raise RelayError(
+                Code.CONFIG,
+                f"{d} is a relay directory of hub {genesis.hub_id!r}, not {HUB_ID!r}; "
+                "pass a new --dir, or one this topology created",
+            )
+        return genesis, read_key_file(d / ADMIN_KEY), read_key_file(d / NODE_KEY)
+    admin = Account.from_key(derive_key(seed, "admin"))
+    validator = Account.from_key(derive_key(seed, "validator"))
+    genesis = Genesis(HUB_ID, (admin.address,), (validator.address,), 1, default_timeout_blocks)
+    d.mkdir(parents=True, exist_ok=True)
+    write_key_file(d / NODE_KEY, validator)
+    write_key_file(d / ADMIN_KEY, admin)
+    (d / NODE_KEY).parent.chmod(0o700)
+    (d / CONFIG_FILE).write_text(RELAY_TOML)
+    genesis.dump(d / GENESIS_FILE)  # last: a directory with a genesis is complete
+    return genesis, admin, validator
 
 
 def derive_key(seed: str, what: str) -> bytes:

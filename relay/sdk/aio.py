@@ -17,7 +17,7 @@ from trio_websocket import (
     open_websocket_url,
 )
 
-from relay.crypto import Account
+from relay.crypto import AccountLike
 from relay.errors import Code
 from relay.ibtp import IBTP
 from relay.ledger.types import Transaction
@@ -54,7 +54,7 @@ class AsyncRelayClient(ClientBase):
     def __init__(
         self,
         base_url: str,
-        account: Account | None = None,
+        account: AccountLike | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         **options: Any,

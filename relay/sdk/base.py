@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 import msgpack
 
-from relay.crypto import Account
+from relay.crypto import Account, AccountLike, as_account
 from relay.errors import Code, RelayError, http_status
 from relay.ibtp import IBTP, TxStatus, compute_ibtp_id
 from relay.ledger.types import Transaction, encode_tx, sign_tx
@@ -40,6 +40,7 @@ from relay.sdk.errors import (
     RelayResponseError,
     RelayTimeoutError,
 )
+from relay.sdk.ids import canonical_ibtp_id, canonical_service_id
 from relay.sdk.types import IbtpResult, IbtpStatus, OutboundEntry, OutboundPage, TxResult
 
 T = TypeVar("T")
@@ -375,7 +376,7 @@ class ClientBase:
     def __init__(
         self,
         base_url: str,
-        account: Account | None = None,
+        account: AccountLike | None = None,
         *,
         hub_id: str | None = None,
         timeout: float = 10.0,
@@ -393,7 +394,7 @@ class ClientBase:
         if not 1 <= max_ibtps_per_tx <= MAX_IBTPS_PER_TX:
             raise ValueError(f"max_ibtps_per_tx must be 1..{MAX_IBTPS_PER_TX}")
         self.base_url = base_url.rstrip("/")
-        self.account = account
+        self.account: Account | None = None if account is None else as_account(account)
         self.hub_id = hub_id
         self.timeout = timeout
         self.commit_timeout = commit_timeout
@@ -547,13 +548,16 @@ class ClientBase:
         return [_dict(p) for p in data]
 
     def _service_flow(self, service_id: str) -> Flow[dict[str, Any]]:
+        service_id = canonical_service_id(service_id)
         return _dict((yield from self._get(f"/v1/services/{quote_segment(service_id)}")))
 
     def _pair_flow(self, src: str, dst: str) -> Flow[dict[str, Any]]:
+        src, dst = canonical_service_id(src), canonical_service_id(dst)
         path = f"/v1/pairs/{quote_segment(src)}/{quote_segment(dst)}"
         return _dict((yield from self._get(path)))
 
     def _ibtp_status_flow(self, ibtp_id: str) -> Flow[IbtpStatus]:
+        ibtp_id = canonical_ibtp_id(ibtp_id)
         return parse_ibtp_status((yield from self._get(f"/v1/ibtps/{quote_segment(ibtp_id)}")))
 
     def _block_flow(self, ref: int | str, txs: bool) -> Flow[dict[str, Any]]:
@@ -573,6 +577,7 @@ class ClientBase:
 
     def _wait_final_flow(self, ibtp_id: str, timeout: float) -> Flow[IbtpStatus]:
         """Poll ``/v1/ibtps/{id}`` with backoff until the status is final."""
+        ibtp_id = canonical_ibtp_id(ibtp_id)
         deadline = (yield Clock()) + timeout
         delay = self.poll_interval
         last: IbtpStatus | None = None
@@ -764,9 +769,9 @@ class ClientBase:
                 yield from self._status_flow()
             service = f"{self.hub_id}:{chain}:{service}"
         body: dict[str, Any] = {
-            "service": service,
-            "allow": list(allow),
-            "deny": list(deny),
+            "service": canonical_service_id(service),
+            "allow": [canonical_service_id(s) for s in allow],
+            "deny": [canonical_service_id(s) for s in deny],
         }
         if name:
             body["name"] = name

@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from relay.errors import Code, RelayError
 from relay.ibtp import TxStatus, compute_ibtp_id
+from relay.sdk.ids import canonical_service_id
 from relay.sdk.types import IbtpStatus
 
 
@@ -55,6 +56,27 @@ def check_timeout_blocks(timeout_blocks: int) -> None:
             timeout_blocks=timeout_blocks,
             minimum=MIN_TIMEOUT_BLOCKS,
         )
+
+
+def check_call(
+    via: SourceChain, src_service: str, dst_service: str, args: Any, timeout_blocks: int
+) -> tuple[str, str, list[bytes]]:
+    """Refuse a call that cannot work, before anything is emitted; return the canonical
+    source and destination IDs (:func:`relay.sdk.ids.canonical_service_id`) and the args."""
+    src, dst = canonical_service_id(src_service), canonical_service_id(dst_service)
+    if canonical_service_id(via.service_id) != src:
+        raise RelayError(
+            Code.BAD_REQUEST,
+            f"the connector calls from {via.service_id}, not {src_service}; "
+            "pass the connector of the source service",
+        )
+    if isinstance(args, bytes | str) or not all(isinstance(a, bytes) for a in args):
+        raise TypeError(
+            "args is a list of bytes, each argument ABI-encoded as the destination "
+            "decodes it, e.g. [eth_abi.encode(['string'], ['price'])]"
+        )
+    check_timeout_blocks(timeout_blocks)
+    return src, dst, list(args)
 
 
 @runtime_checkable
@@ -140,16 +162,10 @@ async def call_async(
     timeout: float = 60.0,
     timeout_blocks: int = 0,
 ) -> CallResult:
-    if via.service_id.lower() != src_service.lower():
-        raise RelayError(
-            Code.BAD_REQUEST,
-            f"the connector calls from {via.service_id}, not {src_service}; "
-            "pass the connector of the source service",
-        )
-    check_timeout_blocks(timeout_blocks)
+    _, dst_service, args = check_call(via, src_service, dst_service, args, timeout_blocks)
     height = 0
     if timeout_blocks:
         height = int((await client.status())["height"]) + timeout_blocks
-    src, dst, index = await via.emit(dst_service, func, list(args), height)
+    src, dst, index = await via.emit(dst_service, func, args, height)
     st = await client.wait_final(compute_ibtp_id(src, dst, index), timeout=timeout)
     return interpret_final_status(st)

@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 import httpx
 import trio
 
-from relay.crypto import Account
-from relay.errors import Code, RelayError
+from relay.crypto import AccountLike
 from relay.ibtp import IBTP, compute_ibtp_id
 from relay.ledger.types import Transaction
 from relay.sdk.base import ClientBase, Flow, drive_sync
-from relay.sdk.call import CallResult, SourceChain, check_timeout_blocks, interpret_final_status
+from relay.sdk.call import CallResult, SourceChain, check_call, interpret_final_status
 from relay.sdk.types import IbtpResult, IbtpStatus, OutboundPage, TxResult
 
 T = TypeVar("T")
@@ -32,7 +31,7 @@ class RelayClient(ClientBase):
     def __init__(
         self,
         base_url: str,
-        account: Account | None = None,
+        account: AccountLike | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
         **options: Any,
@@ -119,14 +118,9 @@ class RelayClient(ClientBase):
     ) -> CallResult:
         """Blocking :meth:`AsyncRelayClient.call`: the connector's (async) emit runs in
         its own trio run, then this client waits for the final status."""
-        if via.service_id.lower() != src_service.lower():
-            raise RelayError(
-                Code.BAD_REQUEST,
-                f"the connector calls from {via.service_id}, not {src_service}",
-            )
-        check_timeout_blocks(timeout_blocks)
+        _, dst_service, arglist = check_call(via, src_service, dst_service, args, timeout_blocks)
         height = int(self.status()["height"]) + timeout_blocks if timeout_blocks else 0
-        src, dst, index = trio.run(via.emit, dst_service, func, list(args), height)
+        src, dst, index = trio.run(via.emit, dst_service, func, arglist, height)
         st = self.wait_final(compute_ibtp_id(src, dst, index), timeout=timeout)
         return interpret_final_status(st)
 
