@@ -131,7 +131,11 @@ class EvmSender:
                 [("eth_sendRawTransaction", ["0x" + raw.hex()]) for raw in raws]
             )
         except RpcError:
-            self._nonce = None  # resync from the chain next time
+            # Resync nonce and gas price from the chain next time: a restarted chain or a
+            # moved base fee refuses what was cached (e.g. "max fee per gas less than
+            # block base fee") until the sender reads them again.
+            self._nonce = None
+            self._chain_id = 0
             raise
         return await self.wait_receipts(hashes, ordered=True)
 
