@@ -470,8 +470,21 @@ class EvmAdapter:
                 by_block.setdefault(hex_to_int(lg["blockNumber"]), []).append((lg, ibtp))
         return by_block
 
-    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
-        want = (src, dst, index, _kind(type))
+    async def refetch(
+        self, src: str, dst: str, index: int, type: IBTPType | frozenset[IBTPType]
+    ) -> IBTP | None:
+        wanted = type if isinstance(type, frozenset) else frozenset({type})
+        # One slot per kind: a broker emits one request, one receipt (either outcome)
+        # and one rollback acknowledgement per index. Find the slot, then the type.
+        found: IBTP | None = None
+        for kind in sorted({_kind(t) for t in wanted}):
+            found = await self._refetch_kind(src, dst, index, kind)
+            if found is not None and found.type in wanted:
+                return found
+        return None
+
+    async def _refetch_kind(self, src: str, dst: str, index: int, kind: str) -> IBTP | None:
+        want = (src, dst, index, kind)
         number = self._seen.get(want)
         ranges = [(number, number)] if number is not None else []
         head = hex_to_int(await self.rpc.call("eth_blockNumber"))

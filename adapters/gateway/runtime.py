@@ -44,7 +44,7 @@ from typing import Any
 
 import trio
 
-from adapters.base import Adapter, Delivery, DeliveryRefused, PollResult
+from adapters.base import ANY_RECEIPT, Adapter, Delivery, DeliveryRefused, PollResult
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.parked import (
     DELIVER,
@@ -320,7 +320,8 @@ class Gateway:
                     raise
                 if status.status != TxStatus.BEGIN:
                     continue
-                got = await self.adapter.refetch(r.src, r.dst, index, IBTPType.RECEIPT_SUCCESS)
+                # The receipt whichever its outcome (adapters.base.Adapter.refetch).
+                got = await self.adapter.refetch(r.src, r.dst, index, ANY_RECEIPT)
                 if got is not None:
                     batch.append(got)
             if batch:
