@@ -29,6 +29,9 @@ through everything the gateway runtime relies on:
    it again (None for a request that was not rolled back);
 7. a delivery whose relay proof is signed by an unknown key is refused (raises), and
    changes nothing.
+
+The relay side has its own runner, :func:`check_verifier` (:mod:`adapters.testing.vectors`):
+a family's verifier against the family's proof-vector corpus on disk.
 """
 
 from __future__ import annotations
@@ -264,4 +267,19 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
     return rep
 
 
-__all__ = ["ConformanceChain", "ConformanceReport", "check_adapter"]
+from adapters.testing.vectors import (  # noqa: E402  (the second half of the suite)
+    ProofVector,
+    VectorCorpus,
+    VerifierReport,
+    check_verifier,
+)
+
+__all__ = [
+    "ConformanceChain",
+    "ConformanceReport",
+    "ProofVector",
+    "VectorCorpus",
+    "VerifierReport",
+    "check_adapter",
+    "check_verifier",
+]
