@@ -278,7 +278,7 @@ class EvmAdapter:
                     self._failed_status = failed
                 return enc, paths
         raise RpcError(
-            Code.PROOF_INVALID,
+            Code.CHAIN_INCONSISTENT,
             f"block {number}: receipts rebuilt from the node do not reproduce receiptsRoot; "
             "not submitting a proof that cannot verify",
         )
@@ -522,7 +522,7 @@ def _position_in_receipt(lg: dict[str, Any], receipts: list[dict[str, Any]], tx_
     matches = [i for i, rl in enumerate(logs) if _same_log(rl, lg)]
     if len(matches) != 1:
         raise RpcError(
-            Code.PROOF_INVALID,
+            Code.CHAIN_INCONSISTENT,
             f"cannot place log {lg['logIndex']} of tx {tx_index} in its receipt "
             f"({len(matches)} candidates); not submitting an unprovable message",
         )

@@ -191,7 +191,16 @@ class Gateway:
                         if blocker is not None:
                             pending = self._park_submission(pending, item, reason, 0, blocker)
                             continue
-                        missing = await self._fetch_gap(target, int(err.details["expected"]))
+                        try:
+                            missing = await self._fetch_gap(target, int(err.details["expected"]))
+                        except (OSError, RelayError, trio.TooSlowError) as exc:
+                            # The chain could not give them now: not the relay refusing
+                            # the item, so no attempt is counted; back off and ask again.
+                            self.stats.retries += 1
+                            log.info("chain %s: cannot refetch a gap (%s)", self.chain_id, exc)
+                            await trio.sleep(backoff)
+                            backoff = min(backoff * 2, self.config.max_backoff)
+                            continue
                         if missing:
                             pending[item:item] = missing
                             self.stats.resent += len(missing)
