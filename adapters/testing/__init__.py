@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from adapters.base import ANY_RECEIPT, Adapter, AdapterRegistry, Delivery, DeliveryOutcome
+from adapters.testing.vectors import ProofVector, VectorCorpus, VerifierReport, check_verifier
 from relay.crypto import Account
 from relay.errors import Code, RelayError
 from relay.ibtp import IBTP, IBTPType, Payload, TxStatus, compute_ibtp_hash, compute_signed_digest
@@ -266,13 +267,6 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         await a.stop()
     return rep
 
-
-from adapters.testing.vectors import (  # noqa: E402  (the second half of the suite)
-    ProofVector,
-    VectorCorpus,
-    VerifierReport,
-    check_verifier,
-)
 
 __all__ = [
     "ConformanceChain",
