@@ -14,6 +14,10 @@ Ranges:
 * 5xxx proofs (51xx notary, 52xx EVM, 53xx Fabric, 54xx FISCO)
 * 6xxx node: capacity, lookups, storage
 * 8xxx chain side: what an app chain answered a gateway (never sent by the relay)
+
+Chain-side errors (8xxx, and 6007 UPSTREAM_UNAVAILABLE: a chain node that did not
+answer) are raised by adapters at the gateway; :func:`is_chain_side` tells them
+apart from the relay's refusals, which the gateway handles per item.
 """
 
 from __future__ import annotations
@@ -86,6 +90,12 @@ class Code(IntEnum):
     #: The destination chain refused a delivery (its broker reverted); the gateway
     #: retries it a bounded number of times, then sets it aside (docs/gateway.md).
     DELIVERY_REFUSED = 8001
+    #: A chain node answered an API call (JSON-RPC, gRPC...) with an error of its own;
+    #: ``details`` carry the node's ``rpc_code``, ``rpc_message`` and ``data``.
+    CHAIN_RPC_ERROR = 8002
+    #: The chain's answers do not fit together (receipts that do not rebuild the
+    #: header's root, a log that is not in its receipt): nothing provable to submit.
+    CHAIN_INCONSISTENT = 8003
 
 
 #: HTTP status for each code; anything not listed is a 400.
@@ -124,6 +134,8 @@ HTTP_STATUS: dict[Code, int] = {
     Code.CONFIG: 500,
     Code.UPSTREAM_UNAVAILABLE: 502,
     Code.DELIVERY_REFUSED: 502,
+    Code.CHAIN_RPC_ERROR: 502,
+    Code.CHAIN_INCONSISTENT: 502,
 }
 
 
@@ -134,6 +146,13 @@ def http_status(code: int) -> int:
     except ValueError:
         # Codes 5200-5499 belong to chain-family verifiers: all are proof refusals.
         return 422 if 5000 <= code < 6000 else 400
+
+
+def is_chain_side(code: int) -> bool:
+    """Whether ``code`` is about an app chain as a gateway sees it (8xxx, or 6007 a chain
+    node that did not answer) rather than a refusal by the relay: the gateway retries
+    such errors with backoff and never sets an item aside or stops for one."""
+    return 8000 <= code < 9000 or code == Code.UPSTREAM_UNAVAILABLE
 
 
 class RelayError(Exception):

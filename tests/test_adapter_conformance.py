@@ -5,12 +5,16 @@ The same suite runs against ganache in tests/evm_real/test_adapter_conformance.p
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 import trio
 from eth_abi import encode as abi_encode
 
+from adapters.base import Adapter, AdapterRegistry
 from adapters.evm.client import EvmSender, calldata, interchain_events
 from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
 from adapters.evm.rpc import EthRpc
@@ -19,6 +23,7 @@ from adapters.testing import check_adapter
 from appchains.evm.devchain.config import DevchainConfig
 from appchains.evm.devchain.node import open_devchain
 from relay.crypto import Account
+from relay.errors import Code, RelayError
 from relay.validation.base import ChainContext
 
 HUB = "hub0"
@@ -29,6 +34,7 @@ class DevchainConformance:
     adapter: EvmAdapter
     verifier: EvmVerifier
     context: ChainContext
+    adapter_config: dict[str, Any]
     hub_id: str
     relay_keys: list[Account]
     local_service: str
@@ -97,6 +103,14 @@ async def test_evm_adapter_passes_the_conformance_suite(tmp_path: Path) -> None:
                 ),
                 verifier=verifier,
                 context=ChainContext(HUB, "conf", "evm", chain.broker.lower(), root),
+                adapter_config={
+                    "type": "evm",
+                    "id": "conf",
+                    "rpc": chain.url,
+                    "broker": chain.broker,
+                    "key": users[1],
+                    "receipt_timeout": "10s",
+                },
                 hub_id=HUB,
                 relay_keys=[relay_key],
                 local_service=chain.full_id(chain.data_swap),
@@ -109,4 +123,34 @@ async def test_evm_adapter_passes_the_conformance_suite(tmp_path: Path) -> None:
             )
             report = await check_adapter(harness)
             await rpc.aclose()
-    assert len(report.checks) == 7
+    assert len(report.checks) == 9
+
+
+class _NoFactory:
+    """An adapter class that forgot its factory."""
+
+    type = "nofactory"
+
+
+def test_registry_refuses_a_class_without_from_config() -> None:
+    with pytest.raises(RelayError) as info:
+        AdapterRegistry({"nofactory": _NoFactory}).create("nofactory", {"id": "x"})
+    assert info.value.code == Code.CONFIG and "from_config" in info.value.message
+
+
+def test_registry_refuses_an_adapter_of_another_family() -> None:
+    table = {"type": "fisco", "id": "c", "rpc": "http://127.0.0.1:1", "broker": "0x" + "ab" * 20}
+    table["key"] = "0x" + "11" * 32
+    with pytest.raises(RelayError) as info:
+        AdapterRegistry({"fisco": EvmAdapter}).create("fisco", table)
+    assert info.value.code == Code.CONFIG and "'evm'" in info.value.message
+    adapter = AdapterRegistry({"evm": EvmAdapter}).create("evm", {**table, "type": "evm"})
+    assert isinstance(adapter, Adapter) and adapter.chain_id == "c"
+
+
+def test_evm_entry_point_factory_is_declared() -> None:
+    registry = AdapterRegistry.from_entry_points()
+    assert "evm" in registry.types
+    assert callable(getattr(EvmAdapter, "from_config", None))
+    # A declared member of the protocol: isinstance(x, Adapter) needs it.
+    assert "from_config" in typing._get_protocol_attrs(Adapter)  # type: ignore[attr-defined]

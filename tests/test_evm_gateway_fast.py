@@ -4,10 +4,12 @@ transaction signing (eth-account), receipt proofs (py-trie), JSON-RPC over HTTP 
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 import trio
 from eth_account import Account as EthAccount
@@ -17,9 +19,11 @@ from adapters.evm import mpt, proof
 from adapters.evm.client import sign_legacy_transaction
 from adapters.evm.lean_rpc import LeanEthRpc, open_rpc
 from adapters.evm.rpc import EthRpc, RpcError, encode_receipt_from_json
+from adapters.gateway.plan import SubmitAction, decide_on_refusal
 from appchains.evm.devchain.config import DevchainConfig
 from appchains.evm.devchain.node import open_devchain
 from relay.crypto import Account
+from relay.errors import Code, is_chain_side
 
 
 @pytest.mark.parametrize("chain_id", [1, 1337, 2**40 + 7])
@@ -205,3 +209,50 @@ def test_receipt_encoding_matches_rpc_helper() -> None:
             assert mpt.encode_receipt_json(receipt, failed) == encode_receipt_from_json(
                 receipt, failed
             )
+
+
+async def test_chain_answers_map_to_chain_side_codes() -> None:
+    """A node's JSON-RPC error is CHAIN_RPC_ERROR (8002) with the node's code and message
+    in details, never the node's code as ours nor a 1xxx; a node that does not answer
+    is UPSTREAM_UNAVAILABLE (6007). Both clients, and both are chain side."""
+    error = {"code": -32000, "message": "execution reverted", "data": "0x08c379a0"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if isinstance(body, list):
+            return httpx.Response(200, json=[{"jsonrpc": "2.0", "id": 0, "error": error}])
+        if body["method"] == "eth_down":
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "error": error})
+
+    async def lean_handler(stream: trio.SocketStream, body: bytes) -> None:
+        req = json.loads(body)
+        raw = json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(raw), raw))
+
+    async with trio.open_nursery() as nursery:
+        url = await _serve(nursery, lean_handler)
+        clients: list[EthRpc] = [
+            EthRpc("http://node.invalid", transport=httpx.MockTransport(answer)),
+            LeanEthRpc(url, timeout=1),
+        ]
+        for rpc in clients:
+            with pytest.raises(RpcError) as info:
+                await rpc.call("eth_call", {}, "latest")
+            err = info.value
+            assert err.code == Code.CHAIN_RPC_ERROR and is_chain_side(err.code)
+            assert err.details["rpc_code"] == -32000
+            assert err.details["rpc_message"] == "execution reverted"
+            assert err.details["data"] == "0x08c379a0"
+            assert err.details["method"] == "eth_call"
+            assert decide_on_refusal(err) == SubmitAction.RETRY
+            await rpc.aclose()
+        mocked = EthRpc("http://node.invalid", transport=httpx.MockTransport(answer))
+        with pytest.raises(RpcError) as info:
+            await mocked.batch([("eth_call", [{}])])
+        assert info.value.code == Code.CHAIN_RPC_ERROR
+        with pytest.raises(RpcError) as info:
+            await mocked.call("eth_down")
+        assert info.value.code == Code.UPSTREAM_UNAVAILABLE and is_chain_side(info.value.code)
+        await mocked.aclose()
+        nursery.cancel_scope.cancel()

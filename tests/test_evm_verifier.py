@@ -52,14 +52,16 @@ from adapters.evm.verifier import (
     check_log_fields,
     decode_event_data,
 )
+from adapters.testing import VectorCorpus, check_verifier
 from relay.crypto import keccak, recover_address
 from relay.errors import Code, ProofError, RelayError
-from relay.ibtp import IBTP, compute_ibtp_hash, decode_ibtp
+from relay.ibtp import IBTP, decode_ibtp
 from relay.validation.base import ChainContext, Verifier
 
 VECTORS = Path(__file__).parent / "vectors" / "evm"
 GOOD = sorted((VECTORS / "good").glob("*.json"))
 BAD = sorted((VECTORS / "bad").glob("*.json"))
+CORPUS = VectorCorpus.load(VECTORS)
 
 
 def _load_generator() -> Any:
@@ -94,27 +96,22 @@ def test_corpus_is_large_enough() -> None:
     assert codes == {int(c) for c in EvmCode} - {EvmCode.BAD_REGISTRATION}
 
 
-@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
-def test_good_vector_verifies(path: Path) -> None:
-    vec, ctx, ibtp = _load(path)
-    assert vec["expected"] == {"ok": True}
-    assert compute_ibtp_hash(ibtp).hex() == vec["ibtp_hash"]
-    verifier = EvmVerifier()
-    verifier.verify(ctx, ibtp, compute_ibtp_hash(ibtp))
-    verifier.verify(ctx, ibtp, compute_ibtp_hash(ibtp))  # again, from the header memo
-
-
-@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_bad_vector_refused_with_its_code(path: Path) -> None:
-    vec, ctx, ibtp = _load(path)
-    expected = vec["expected"]
-    assert expected["ok"] is False
-    assert EvmCode(expected["code"]).name == expected["name"]
+def test_corpus_passes_the_shared_runner() -> None:
+    """adapters.testing.check_verifier: registration hook, good vectors, bad codes."""
     for verifier in (EvmVerifier(), EvmVerifier(header_memo_size=0)):
-        with pytest.raises(ProofError) as info:
-            verifier.verify(ctx, ibtp, compute_ibtp_hash(ibtp))
-        assert info.value.code == expected["code"], info.value.message
-        assert info.value.http_status == 422
+        report = check_verifier(verifier, CORPUS, codes=EvmCode)
+        assert sorted(report.verified) == sorted(p.stem for p in GOOD)
+        assert sorted(report.refused) == sorted(p.stem for p in BAD)
+        assert report.registrations >= 2  # the seal-mode and the notary-mode roots
+
+
+@pytest.mark.parametrize("path", GOOD + BAD, ids=[f"{p.parent.name}/{p.stem}" for p in GOOD + BAD])
+def test_vector(path: Path) -> None:
+    """Each vector alone through the shared runner, with and without the header memo."""
+    one = CORPUS.only(path.stem)
+    assert [v.name for v in (*one.good, *one.bad)] == [path.stem]
+    for verifier in (EvmVerifier(), EvmVerifier(header_memo_size=0)):
+        check_verifier(verifier, one, codes=EvmCode)
 
 
 def test_corpus_regenerates_identically(tmp_path: Path) -> None:

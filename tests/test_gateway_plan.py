@@ -55,6 +55,11 @@ def test_nothing_to_do_when_counters_agree() -> None:
         (5219, SubmitAction.RETRY),  # a family proof refusal
         (Code.NOTARY_BELOW_THRESHOLD, SubmitAction.RETRY),
         (7001, SubmitAction.RETRY),  # relay unreachable (SDK)
+        # Chain side: the app chain, not the relay, said no or did not answer.
+        (Code.DELIVERY_REFUSED, SubmitAction.RETRY),
+        (Code.CHAIN_RPC_ERROR, SubmitAction.RETRY),
+        (Code.CHAIN_INCONSISTENT, SubmitAction.RETRY),
+        (Code.UPSTREAM_UNAVAILABLE, SubmitAction.RETRY),
     ],
 )
 def test_refusal_handling(code: int, action: str) -> None:

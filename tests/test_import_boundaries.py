@@ -5,6 +5,12 @@
   ``socket``.
 * App-chain code (``appchains/``) is what a chain runs; it never imports the relay
   (``relay``) nor the relay-side adapters (``adapters``).
+* Every pure module — the core above, the executor, the interchain machine, the
+  ledger's state and types, validation, each family's proof and verifier modules,
+  the gateway's plan — loads no trio, httpx, sqlite3 and imports no sockets, files
+  (os, io, pathlib, ``open``) or clock (time, datetime) itself.
+* Every direction of ARCHITECTURE.md: ``relay`` imports neither ``adapters``,
+  ``appchains`` nor ``benchmarks``; ``adapters`` never import ``appchains``.
 """
 
 from __future__ import annotations
@@ -88,6 +94,117 @@ def run_probe(targets: list[str], watched: tuple[str, ...]) -> dict[str, Any]:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+#: Pure modules beyond the core: no I/O library, and no files or clock either.
+PURE_MODULES = [
+    "relay.executor",
+    "relay.interchain",
+    "relay.interchain.machine",
+    "relay.ledger.state",
+    "relay.ledger.types",
+    "relay.validation",
+    "relay.validation.base",
+    "relay.validation.registry",
+    "adapters.gateway.plan",
+    *sorted(
+        f"adapters.{p.parent.name}.{p.stem}"
+        for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")
+        for p in (REPO / "adapters").glob(pattern)
+    ),
+]
+#: What a pure module may not import itself: I/O, files, processes and the clock.
+PURE_FORBIDDEN_DIRECT = (
+    *FORBIDDEN_DIRECT,
+    "os",
+    "io",
+    "pathlib",
+    "shutil",
+    "tempfile",
+    "subprocess",
+    "time",
+    "datetime",
+)
+
+
+def module_path(module: str) -> Path:
+    base = REPO.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def test_pure_module_list_is_complete() -> None:
+    for family in ("evm", "notary"):
+        assert f"adapters.{family}.verifier" in PURE_MODULES
+    assert "adapters.evm.proof" in PURE_MODULES and "adapters.evm.errors" in PURE_MODULES
+    for module in PURE_MODULES:
+        assert module_path(module).exists(), module
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_loads_no_io_library(module: str) -> None:
+    report = run_probe([module], FORBIDDEN_DIRECT)
+    loaded = {m.partition(".")[0] for m in report["modules"]}
+    assert not loaded & set(FORBIDDEN_ANYWHERE), (
+        f"importing {module} loads {sorted(loaded & set(FORBIDDEN_ANYWHERE))}"
+    )
+    ours = ("relay", "adapters")
+    offenders = {
+        name: [w for w in whos if w.partition(".")[0] in ours]
+        for name, whos in report["importers"].items()
+    }
+    offenders = {k: v for k, v in offenders.items() if v}
+    assert not offenders, f"pure modules import I/O modules directly: {offenders}"
+
+
+def opens_files(source: str) -> list[int]:
+    """Lines that call the builtin ``open`` (or ``io.open`` / ``os.open``)."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id == "open")
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "open")
+        )
+    ]
+
+
+def pure_violations(source: str, package: str) -> list[str]:
+    bad = [
+        f"{line} imports {module}"
+        for module, line in imported_modules(source, package)
+        if module.partition(".")[0] in PURE_FORBIDDEN_DIRECT
+    ]
+    return bad + [f"{line} calls open()" for line in opens_files(source)]
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_module_source_has_no_io_files_or_clock(module: str) -> None:
+    path = module_path(module)
+    bad = pure_violations(path.read_text(encoding="utf-8"), package_of(path))
+    assert not bad, f"{path.relative_to(REPO)}: " + "; ".join(bad)
+
+
+def test_pure_scan_catches_files_and_clock() -> None:
+    source = textwrap.dedent(
+        """
+        import time
+        from pathlib import Path
+        from datetime import datetime
+
+        def f():
+            import os
+            with open("x") as fh:
+                return fh, Path, datetime, os.getpid()
+        """
+    )
+    assert pure_violations(source, "relay") == [
+        "2 imports time",
+        "3 imports pathlib",
+        "4 imports datetime",
+        "7 imports os",
+        "8 calls open()",
+    ]
 
 
 def test_core_module_list_is_complete() -> None:
@@ -255,3 +372,55 @@ def test_appchain_scan_catches_every_import_form() -> None:
 def test_package_of() -> None:
     assert package_of(REPO / "appchains" / "x" / "y.py") == "appchains.x"
     assert package_of(REPO / "appchains" / "__init__.py") == "appchains"
+
+
+# ---------------------------------------------------------------------------
+# Every direction: relay -> nothing of ours but itself; adapters -> no appchains
+
+DIRECTIONS = {
+    "relay": ("adapters", "appchains", "benchmarks"),
+    "adapters": ("appchains",),
+    "appchains": ("relay", "adapters"),
+}
+
+
+def forbidden_imports(top: str, imports: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    banned = DIRECTIONS[top]
+    return [(m, line) for m, line in imports if m.partition(".")[0] in banned]
+
+
+@pytest.mark.parametrize("top", sorted(DIRECTIONS))
+def test_import_directions(top: str) -> None:
+    files = sorted((REPO / top).rglob("*.py"))
+    assert files, f"{top}/ has no Python files"
+    bad = [
+        f"{path.relative_to(REPO)}:{line} imports {module}"
+        for path in files
+        for module, line in forbidden_imports(top, file_imports(path))
+    ]
+    assert not bad, f"{top}/ must not import {DIRECTIONS[top]}:\n" + "\n".join(bad)
+
+
+def test_direction_scan_catches_each_direction() -> None:
+    source = textwrap.dedent(
+        """
+        import relay.ibtp
+        from adapters.base import Adapter
+        from benchmarks.harness import topology
+        import importlib
+
+        def lazy():
+            importlib.import_module("appchains.evm.devchain")
+        """
+    )
+    found = imported_modules(source, "relay.node")
+    assert sorted(m for m, _ in forbidden_imports("relay", found)) == [
+        "adapters.base",
+        "appchains.evm.devchain",
+        "benchmarks.harness",
+    ]
+    assert [m for m, _ in forbidden_imports("adapters", found)] == ["appchains.evm.devchain"]
+    assert sorted(m for m, _ in forbidden_imports("appchains", found)) == [
+        "adapters.base",
+        "relay.ibtp",
+    ]

@@ -22,7 +22,7 @@ import trio
 import trio.testing
 from relayfix import World, node_config, notary_registry, submit_ok
 
-from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
+from adapters.base import AdapterRegistry
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.runtime import Gateway, open_gateway
 from appchains.evm.devchain import __main__ as devchain_main
@@ -216,9 +216,7 @@ async def gateway_with_admin(topo: Topology, chain: str) -> AsyncIterator[Gatewa
         batch=1,
         admin="127.0.0.1:0",
     )
-    adapter = EvmAdapter(
-        EvmAdapterConfig(chain_id=chain, rpc=c.rpc_url, broker=c.broker, key=c.evm_key)
-    )
+    adapter = AdapterRegistry.from_entry_points().create(c.family, dict(c.adapter_config))
     async with (
         AsyncRelayClient(topo.relay_url, account=c.gateway_key) as client,
         open_gateway(cfg, adapter, client) as gw,

@@ -15,6 +15,10 @@ Responsibilities of an adapter:
 * **execute**: ``deliver(deliveries)`` submits IBTPs routed by the relay (with
   the relay validators' signatures) to the broker, in order, idempotently;
 * **inspect**: the broker's counters and any message by index, for recovery.
+
+An adapter class is its own factory: ``from_config(table)`` builds it from the
+gateway config's ``[chain]`` table (:meth:`AdapterRegistry.create` checks it is
+there). docs/families.md lists everything a family implements.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from relay.errors import Code, RelayError
 from relay.ibtp import IBTP, IBTPType, TxStatus
@@ -80,10 +84,23 @@ class PollResult:
     head: int
 
 
+#: The types ``refetch`` takes for "the broker's receipt for this index, whichever
+#: outcome": a broker emits at most one receipt per index, success or failure.
+ANY_RECEIPT: frozenset[IBTPType] = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
+
+
 @runtime_checkable
 class Adapter(Protocol):
     #: Family name, as in config ``type = "..."``.
     type: ClassVar[str]
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        """The factory: build an adapter from the gateway config's ``[chain]`` table (a
+        dict with at least ``type`` and ``id``; every other key is the family's own).
+        No I/O (``start`` connects). Raise ``RelayError(Code.CONFIG, ...)`` naming the
+        missing or wrong key."""
+        ...
 
     @property
     def chain_id(self) -> str:
@@ -115,9 +132,22 @@ class Adapter(Protocol):
 
     async def counters(self, src: str, dst: str) -> BrokerCounters: ...
 
-    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
-        """The message the broker emitted for (src, dst, index, type), with a fresh
-        proof, or None if the broker has not emitted it."""
+    async def refetch(
+        self, src: str, dst: str, index: int, type: IBTPType | frozenset[IBTPType]
+    ) -> IBTP | None:
+        """The message this chain's broker emitted for (src, dst, index) whose type is
+        ``type`` (or one of the set ``type``), with a fresh proof; None if it emitted
+        none of that type. Per index a broker emits at most one of each kind:
+
+        * INTERCHAIN: the request (this chain is the source);
+        * RECEIPT_SUCCESS, RECEIPT_FAILURE: the receipt (this chain is the destination;
+          one receipt per index, so asking for the other outcome gives None);
+          :data:`ANY_RECEIPT` asks for the receipt whichever its outcome;
+        * RECEIPT_ROLLBACK: the acknowledgement that this chain (the source) rolled
+          the request back.
+
+        Works from the chain alone (after a restart, with nothing polled yet). Raises
+        like ``poll`` when the chain cannot be asked."""
         ...
 
 
@@ -167,7 +197,16 @@ class AdapterRegistry:
             )
         if hasattr(factory, "load"):
             factory = factory.load()
+        if not callable(getattr(factory, "from_config", None)):
+            raise RelayError(
+                Code.CONFIG,
+                f"adapter for {type_!r} ({factory!r}) has no from_config(table) factory",
+            )
         adapter = factory.from_config(config)
         if not isinstance(adapter, Adapter):
             raise RelayError(Code.CONFIG, f"adapter for {type_!r} does not implement Adapter")
+        if adapter.type != type_:
+            raise RelayError(
+                Code.CONFIG, f"the adapter installed as {type_!r} is for family {adapter.type!r}"
+            )
         return adapter

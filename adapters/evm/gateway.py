@@ -99,8 +99,12 @@ class EvmAdapterConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvmAdapterConfig:
-        """From a ``[chain]`` table (:class:`EvmChainSection`; ``type`` may be there)."""
-        s = load_mapping(EvmChainSection, {k: v for k, v in d.items() if k != "type"}, key="chain")
+        """From a ``[chain]`` table (:class:`EvmChainSection`; ``type`` may be there). A
+        caller building one in code may pass :class:`Account` objects for the keys."""
+        table = {k: _key_text(v) for k, v in d.items() if k != "type"}
+        if isinstance(table.get("notary_keys"), list | tuple):
+            table["notary_keys"] = [_key_text(k) for k in table["notary_keys"]]
+        s = load_mapping(EvmChainSection, table, key="chain")
         if s.seal_mode == "notary" and not s.notary_keys:
             raise ConfigError(['chain.notary_keys: required with seal_mode = "notary"'])
         return cls(
@@ -115,6 +119,11 @@ class EvmAdapterConfig:
             gas=s.gas,
             receipt_timeout=s.receipt_timeout,
         )
+
+
+def _key_text(value: Any) -> Any:
+    """An Account as the ``0x`` + 64-hex form a key setting also takes."""
+    return "0x" + value.secret_hex.removeprefix("0x") if isinstance(value, Account) else value
 
 
 def _load_key(value: Any) -> Account:
@@ -351,7 +360,7 @@ class EvmAdapter:
                     self._failed_status = failed
                 return enc, paths
         raise RpcError(
-            Code.PROOF_INVALID,
+            Code.CHAIN_INCONSISTENT,
             f"block {number}: receipts rebuilt from the node do not reproduce receiptsRoot; "
             "not submitting a proof that cannot verify",
         )
@@ -543,8 +552,21 @@ class EvmAdapter:
                 by_block.setdefault(hex_to_int(lg["blockNumber"]), []).append((lg, ibtp))
         return by_block
 
-    async def refetch(self, src: str, dst: str, index: int, type: IBTPType) -> IBTP | None:
-        want = (src, dst, index, _kind(type))
+    async def refetch(
+        self, src: str, dst: str, index: int, type: IBTPType | frozenset[IBTPType]
+    ) -> IBTP | None:
+        wanted = type if isinstance(type, frozenset) else frozenset({type})
+        # One slot per kind: a broker emits one request, one receipt (either outcome)
+        # and one rollback acknowledgement per index. Find the slot, then the type.
+        found: IBTP | None = None
+        for kind in sorted({_kind(t) for t in wanted}):
+            found = await self._refetch_kind(src, dst, index, kind)
+            if found is not None and found.type in wanted:
+                return found
+        return None
+
+    async def _refetch_kind(self, src: str, dst: str, index: int, kind: str) -> IBTP | None:
+        want = (src, dst, index, kind)
         number = self._seen.get(want)
         ranges = [(number, number)] if number is not None else []
         head = hex_to_int(await self.rpc.call("eth_blockNumber"))
@@ -582,7 +604,7 @@ def _position_in_receipt(lg: dict[str, Any], receipts: list[dict[str, Any]], tx_
     matches = [i for i, rl in enumerate(logs) if _same_log(rl, lg)]
     if len(matches) != 1:
         raise RpcError(
-            Code.PROOF_INVALID,
+            Code.CHAIN_INCONSISTENT,
             f"cannot place log {lg['logIndex']} of tx {tx_index} in its receipt "
             f"({len(matches)} candidates); not submitting an unprovable message",
         )

@@ -14,7 +14,8 @@ out the httpx-based :class:`EthRpc` for anything else.
 Errors are those of :class:`EthRpc`: a node that cannot be reached, stops
 mid-answer, answers something h11 cannot parse, with a non-200 status or with
 something that is not JSON raises :class:`RpcError` (``UPSTREAM_UNAVAILABLE``);
-JSON-RPC errors are ``BAD_REQUEST`` with ``rpc_code`` and ``data``. A pooled
+JSON-RPC errors are ``CHAIN_RPC_ERROR`` (8002) with ``rpc_code``, ``rpc_message``
+and ``data``. A pooled
 connection the server closed before answering is retried on another one.
 """
 

@@ -45,7 +45,9 @@ _OPTIONAL_TAIL: tuple[tuple[str, str], ...] = (
 
 
 class RpcError(RelayError):
-    """A JSON-RPC error answer or a transport failure."""
+    """A JSON-RPC error answer (CHAIN_RPC_ERROR, 8002, the node's own code and message
+    in ``details``) or a transport failure (UPSTREAM_UNAVAILABLE, 6007): chain side,
+    never the relay's refusal (:func:`relay.errors.is_chain_side`)."""
 
 
 def hex_to_bytes(v: str) -> bytes:
@@ -143,13 +145,18 @@ class EthRpc:
     @staticmethod
     def _result(answer: Any, method: str) -> Any:
         if not isinstance(answer, dict):
-            raise RpcError(Code.BAD_REQUEST, f"{method}: malformed JSON-RPC answer")
+            raise RpcError(Code.UPSTREAM_UNAVAILABLE, f"{method}: malformed JSON-RPC answer")
         if "error" in answer and answer["error"] is not None:
             err = answer["error"]
+            if not isinstance(err, dict):
+                err = {"message": str(err)}
+            message = str(err.get("message", ""))
             raise RpcError(
-                Code.BAD_REQUEST,
-                f"{method}: {err.get('message', err)}",
+                Code.CHAIN_RPC_ERROR,
+                f"{method}: the node answered {err.get('code')}: {message}",
+                method=method,
                 rpc_code=err.get("code"),
+                rpc_message=message,
                 data=err.get("data"),
             )
         return answer.get("result")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay.errors import Code, RelayError
+from relay.errors import Code, RelayError, is_chain_side
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,12 @@ def decide_on_refusal(err: RelayError) -> str:
     still be syncing), then set aside. An item the relay cannot decode (1xxx) is set
     aside at once: its chain's broker emitted fields no IBTP can carry (any user may
     pick a destination ID), and stopping the gateway for it would let one user stall
-    every pair of the chain."""
+    every pair of the chain.
+
+    A chain-side error (8xxx, 6007: :func:`relay.errors.is_chain_side`) is no refusal
+    of the item by the relay, whatever the chain said: retry with backoff."""
+    if is_chain_side(err.code):
+        return SubmitAction.RETRY
     action = _ACTIONS.get(err.code)
     if action is not None:
         return action

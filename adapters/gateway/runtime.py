@@ -44,7 +44,15 @@ from typing import Any
 
 import trio
 
-from adapters.base import Adapter, Delivery, DeliveryRefused, PollResult, Preflight, RelayInfo
+from adapters.base import (
+    ANY_RECEIPT,
+    Adapter,
+    Delivery,
+    DeliveryRefused,
+    PollResult,
+    Preflight,
+    RelayInfo,
+)
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.parked import (
     DELIVER,
@@ -220,7 +228,16 @@ class Gateway:
                         if blocker is not None:
                             pending = self._park_submission(pending, item, reason, 0, blocker)
                             continue
-                        missing = await self._fetch_gap(target, int(err.details["expected"]))
+                        try:
+                            missing = await self._fetch_gap(target, int(err.details["expected"]))
+                        except (OSError, RelayError, trio.TooSlowError) as exc:
+                            # The chain could not give them now: not the relay refusing
+                            # the item, so no attempt is counted; back off and ask again.
+                            self.stats.retries += 1
+                            log.info("chain %s: cannot refetch a gap (%s)", self.chain_id, exc)
+                            await trio.sleep(backoff)
+                            backoff = min(backoff * 2, self.config.max_backoff)
+                            continue
                         if missing:
                             pending[item:item] = missing
                             self.stats.resent += len(missing)
@@ -349,7 +366,8 @@ class Gateway:
                     raise
                 if status.status != TxStatus.BEGIN:
                     continue
-                got = await self.adapter.refetch(r.src, r.dst, index, IBTPType.RECEIPT_SUCCESS)
+                # The receipt whichever its outcome (adapters.base.Adapter.refetch).
+                got = await self.adapter.refetch(r.src, r.dst, index, ANY_RECEIPT)
                 if got is not None:
                     batch.append(got)
             if batch:

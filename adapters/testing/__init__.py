@@ -7,30 +7,42 @@ context for this chain, a relay validator key the chain's broker trusts, and way
 to make the chain's broker emit a request — and the suite drives the adapter
 through everything the gateway runtime relies on:
 
+0. the factory: the adapter's class builds an equal adapter from ``adapter_config``
+   through :class:`~adapters.base.AdapterRegistry` (``from_config``), and refuses a
+   table without the family's keys with CONFIG; that second adapter, which has
+   polled nothing, answers every ``refetch`` below from the chain alone;
 1. ``start``; ``chain_id``; polling an idle chain yields nothing and a checkpoint;
 2. a request emitted on the chain is polled once, as an INTERCHAIN IBTP with the
    right fields, whose proof the family verifier accepts; polling from the returned
    checkpoint does not yield it again; ``counters().out`` counts it;
-3. ``refetch`` returns the same message with a proof that verifies;
+3. ``refetch`` returns the same message with a proof that verifies; None for an
+   index the broker has not used;
 4. an inbound request with a relay proof is delivered (EXECUTED), a second delivery
    is ALREADY_DONE, ``counters().inbound`` counts it, and the broker's receipt is
    polled as a RECEIPT_SUCCESS IBTP that verifies; one that fails at the service is
-   polled as RECEIPT_FAILURE;
+   polled as RECEIPT_FAILURE; ``refetch`` gives each receipt for its own type and for
+   :data:`~adapters.base.ANY_RECEIPT`, None for the other outcome and for INTERCHAIN;
 5. the relay's receipt for the chain's own request is delivered once (then
    ALREADY_DONE) and ``counters().callback`` counts it;
 6. a rollback for another own request is acknowledged: the acknowledgement is polled
-   as a RECEIPT_ROLLBACK IBTP that verifies;
+   as a RECEIPT_ROLLBACK IBTP that verifies, and ``refetch(RECEIPT_ROLLBACK)`` gives
+   it again (None for a request that was not rolled back);
 7. a delivery whose relay proof is signed by an unknown key is refused (raises), and
    changes nothing.
+
+The relay side has its own runner, :func:`check_verifier` (:mod:`adapters.testing.vectors`):
+a family's verifier against the family's proof-vector corpus on disk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from adapters.base import Adapter, Delivery, DeliveryOutcome
+from adapters.base import ANY_RECEIPT, Adapter, AdapterRegistry, Delivery, DeliveryOutcome
+from adapters.testing.vectors import ProofVector, VectorCorpus, VerifierReport, check_verifier
 from relay.crypto import Account
+from relay.errors import Code, RelayError
 from relay.ibtp import IBTP, IBTPType, Payload, TxStatus, compute_ibtp_hash, compute_signed_digest
 from relay.validation.base import ChainContext, Verifier
 
@@ -43,6 +55,9 @@ class ConformanceChain(Protocol):
     def verifier(self) -> Verifier: ...
 
     context: ChainContext
+    #: The gateway config's ``[chain]`` table (``type``, ``id`` and the family's keys)
+    #: for an adapter equal to ``adapter``: what ``from_config`` is given.
+    adapter_config: dict[str, Any]
     hub_id: str
     #: Relay validator keys the chain's broker trusts: a quorum, all sign every proof.
     relay_keys: list[Account]
@@ -97,11 +112,49 @@ def _verify(chain: ConformanceChain, ibtp: IBTP) -> None:
     chain.verifier.verify(chain.context, ibtp, compute_ibtp_hash(ibtp))
 
 
+async def _check_refetch(
+    chain: ConformanceChain,
+    adapters: tuple[Adapter, ...],
+    key: tuple[str, str, int],
+    type: IBTPType | frozenset[IBTPType],
+    expected: IBTP | None,
+) -> None:
+    for adapter in adapters:
+        got = await adapter.refetch(*key, type)
+        if expected is None:
+            assert got is None, f"refetch{(*key, type)} gave {got!r}, expected nothing"
+            continue
+        assert got is not None, f"refetch{(*key, type)} gave nothing, expected {expected.id}"
+        assert (got.id, got.type) == (expected.id, expected.type)
+        assert compute_ibtp_hash(got) == compute_ibtp_hash(expected)
+        _verify(chain, got)
+
+
+def _check_factory(chain: ConformanceChain) -> Adapter:
+    a = chain.adapter
+    registry = AdapterRegistry({a.type: type(a)})
+    made = registry.create(a.type, dict(chain.adapter_config))
+    assert isinstance(made, Adapter) and type(made) is type(a)
+    assert made.chain_id == a.chain_id, "from_config built an adapter for another chain"
+    bare = {k: v for k, v in chain.adapter_config.items() if k in ("type", "id")}
+    try:
+        registry.create(a.type, bare)
+    except RelayError as exc:
+        assert exc.code == Code.CONFIG, f"from_config refused a bare table with {exc.code}"
+    else:
+        raise AssertionError("from_config accepted a [chain] table with only type and id")
+    return made
+
+
 async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
     """Run the whole suite; raises AssertionError (or the adapter's error) on a failure."""
     rep = ConformanceReport()
     a = chain.adapter
+    fresh = _check_factory(chain)
+    rep.ok("from_config through the registry")
+    both = (a, fresh)
     await a.start()
+    await fresh.start()
     try:
         assert a.chain_id == chain.context.chain_id, "chain_id must be the relay chain ID"
         idle = await a.poll(0)
@@ -126,7 +179,8 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         assert refetched is not None and refetched.id == req.id
         assert compute_ibtp_hash(refetched) == compute_ibtp_hash(req)
         _verify(chain, refetched)
-        assert await a.refetch(src, dst, index + 1000, IBTPType.INTERCHAIN) is None
+        await _check_refetch(chain, both, (src, dst, index), IBTPType.INTERCHAIN, req)
+        await _check_refetch(chain, both, (src, dst, index + 1000), IBTPType.INTERCHAIN, None)
         rep.ok("refetch")
 
         # 4. inbound requests, success and failure
@@ -151,6 +205,18 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         for r in by_index.values():
             _verify(chain, r)
         rep.ok("inbound delivery idempotent; receipts polled and verifying")
+
+        # 4b. refetch of receipts: exactly the type asked for, or either with ANY_RECEIPT
+        ok_r, failed_r = by_index[good.index], by_index[bad.index]
+        for r, other in ((ok_r, IBTPType.RECEIPT_FAILURE), (failed_r, IBTPType.RECEIPT_SUCCESS)):
+            key = (remote, local, r.index)
+            await _check_refetch(chain, both, key, r.type, r)
+            await _check_refetch(chain, both, key, ANY_RECEIPT, r)
+            await _check_refetch(chain, both, key, other, None)
+            await _check_refetch(chain, both, key, IBTPType.INTERCHAIN, None)
+            await _check_refetch(chain, both, key, IBTPType.RECEIPT_ROLLBACK, None)
+        await _check_refetch(chain, both, (remote, local, bad.index + 1000), ANY_RECEIPT, None)
+        rep.ok("refetch of receipts by outcome")
 
         # 5. the relay's receipt for our own request
         receipt = IBTP(src, dst, index, IBTPType.RECEIPT_SUCCESS, 0, Payload("", (b"answer",)))
@@ -179,6 +245,8 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
             IBTPType.RECEIPT_ROLLBACK,
         )
         _verify(chain, ack)
+        await _check_refetch(chain, both, (src2, dst2, index2), IBTPType.RECEIPT_ROLLBACK, ack)
+        await _check_refetch(chain, both, (src, dst, index), IBTPType.RECEIPT_ROLLBACK, None)
         rep.ok("rollback acknowledged with a verifying proof")
 
         # 7. a forged relay proof is refused
@@ -195,8 +263,17 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         assert (await a.counters(remote, local)).inbound == base_in + 2
         rep.ok("forged relay proof refused")
     finally:
+        await fresh.stop()
         await a.stop()
     return rep
 
 
-__all__ = ["ConformanceChain", "ConformanceReport", "check_adapter"]
+__all__ = [
+    "ConformanceChain",
+    "ConformanceReport",
+    "ProofVector",
+    "VectorCorpus",
+    "VerifierReport",
+    "check_adapter",
+    "check_verifier",
+]

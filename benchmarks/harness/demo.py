@@ -264,7 +264,11 @@ def environment(topo: Topology) -> dict[str, Any]:
     for name, c in topo.chains.items():
         chains[name] = {
             "chain_id": name,
-            "evm_chain_id": c.evm_chain_id,
+            "family": c.family,
+            # EVM chains: the EVM chain ID a wallet signs with (from the trust root).
+            "evm_chain_id": (
+                c.trust_root.get("evm_chain_id") if isinstance(c.trust_root, dict) else None
+            ),
             "rpc": c.rpc_url,
             "broker": c.broker,
             "asset_transfer": c.service_id(c.asset),

@@ -123,7 +123,7 @@ class TransferSigner:
                 to=self.src.asset,
                 value=0,
                 data=self._data[u],
-                chain_id=self.src.evm_chain_id,
+                chain_id=int(self.src.trust_root["evm_chain_id"]),  # an EVM-family chain
             )
             self.nonces[u] += 1
             out.append(SignedTransfer(raw, keccak(raw)))

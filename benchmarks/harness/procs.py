@@ -31,6 +31,7 @@ from appchains.evm.devchain.config import (
 )
 from appchains.evm.devchain.crypto import address_hex, address_of_key
 from appchains.evm.devchain.genesis import make_setup
+from appchains.evm.devchain.harness import adapter_config, registration
 from benchmarks.harness.topology import (
     HUB_ID,
     ChainSetup,
@@ -166,7 +167,7 @@ class ProcTopology:
         d = self.workdir / f"gateway-{c.name}"
         d.mkdir(parents=True, exist_ok=True)
         write_key_file(d / "relay.key", c.gateway_key)
-        write_key_file(d / "evm.key", c.evm_key)
+        write_key_file(d / "evm.key", Account.from_key(c.adapter_config["key"]))
         options = dict(self.gateway_options)
         if options.get("admin") == "auto":
             options["admin"] = f"127.0.0.1:{free_port()}"
@@ -232,19 +233,22 @@ class ProcTopology:
                 ),
                 f"{self.seed}-{name}",
             )
-            keys = [Account.from_key(k.secret) for k in setup.account_keys]
+            keys = ["0x" + k.secret.hex() for k in setup.account_keys]
+            validators = [address_hex(address_of_key(k)) for k in setup.validator_keys]
             setups[name] = ChainSetup(
                 name=name,
-                evm_chain_id=1000 + n,
+                family="evm",
                 rpc_url=url,
-                broker=DEFAULT_BROKER,
-                asset=DEFAULT_ASSET_TRANSFER,
-                data_swap=DEFAULT_DATA_SWAP,
-                validators=[address_hex(address_of_key(k)) for k in setup.validator_keys],
-                threshold=setup.config.threshold,
+                registration=registration(
+                    1000 + n, validators, setup.config.threshold, DEFAULT_BROKER
+                ),
+                adapter_config=adapter_config(name, url, DEFAULT_BROKER, keys[-1]),
+                services={
+                    "asset": DEFAULT_ASSET_TRANSFER.lower(),
+                    "data_swap": DEFAULT_DATA_SWAP.lower(),
+                },
                 gateway_key=Account.from_key(derive_key(self.seed, f"gateway-{name}")),
-                evm_key=keys[-1],
-                users=keys[:-1],
+                users=[Account.from_key(k) for k in keys[:-1]],
             )
         self.topo = Topology(self.workdir, self.relay_url, admin, setups)
         for name in self.registered:

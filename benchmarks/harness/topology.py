@@ -10,9 +10,21 @@ end-to-end benchmark, so that all three exercise the same wiring::
 
 Every server binds 127.0.0.1. Chains named in ``without_gateway`` get no gateway
 (their inbound calls then time out: the demo's rollback-by-timeout case).
-Each chain gets: a PoA dev chain (4 validators, 3 sealing) whose broker trusts
-the relay's validator key; a relay registration (family ``evm``, mode ``seal``,
-the chain's validator addresses as trust root) approved by the hub admin; its
+
+The wiring names no chain family. Each chain's family (``families``, default
+``evm``) provides a dev-chain hook, found through the ``relayhub.devchains`` entry
+points (:class:`DevChainFamily`; the EVM one is ``appchains.evm.devchain.harness``):
+it starts a dev chain whose broker trusts the relay's validator key and reports its
+registration (family, trust root, broker), its adapter's ``[chain]`` table and its
+example services. The registration goes through the family verifier's registration
+hook (``relayhub.verifiers``) before it is sent, and the gateway's adapter comes
+from ``AdapterRegistry.create`` (``relayhub.adapters``). The workload helpers of
+:class:`Topology` (``transfer_many``, ``balance``...) drive the example services
+over Ethereum JSON-RPC: they serve EVM-family chains.
+
+Each chain gets: a dev chain (EVM: PoA, 4 validators, 3 sealing); a relay
+registration (EVM: mode ``seal``, the chain's validator addresses as trust root)
+approved by the hub admin; its
 AssetTransfer and DataSwap services registered, the relay routing calls to
 AssetTransfer only from the other chains' AssetTransfer; AssetTransfer's owner
 (dev account 0) registering the other chains' AssetTransfer as its counterparts
@@ -34,22 +46,21 @@ registrations and counterparts already in place are kept (``relayhub up``).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import trio
 
+from adapters.base import AdapterRegistry
 from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
-from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.runtime import Gateway, open_gateway
-from appchains.evm.devchain.config import DevchainConfig
-from appchains.evm.devchain.node import DevchainHandle, open_devchain
 from relay.api.server import serve_api
 from relay.cli import ADMIN_KEY, CONFIG_FILE, DATA_DIR, GENESIS_FILE, NODE_KEY, RELAY_TOML
 from relay.crypto import Account, keccak, read_key_file, write_key_file
@@ -58,45 +69,117 @@ from relay.genesis import Genesis
 from relay.node import Node, NodeConfig, open_node
 from relay.sdk.aio import AsyncRelayClient
 from relay.sdk.errors import RelayApiError
+from relay.validation.registry import VerifierRegistry
 
 log = logging.getLogger("relayhub.topology")
 
 HUB_ID = "hub0"
 
 
+#: Entry point group of the families' dev-chain hooks.
+DEVCHAINS_GROUP = "relayhub.devchains"
+#: The family of a topology chain that ``families`` does not name.
+DEFAULT_FAMILY = "evm"
+
+
+@runtime_checkable
+class DevChain(Protocol):
+    """A running dev chain as a family's hook reports it (plain data; keys 0x hex)."""
+
+    name: str
+    rpc_url: str
+    #: ``{"family", "trust_root", "broker"}`` for ``chain.register``.
+    registration: dict[str, Any]
+    #: The gateway's ``[chain]`` table, for ``AdapterRegistry.create(family, ...)``.
+    adapter_config: dict[str, Any]
+    #: The example services: ``asset`` (AssetTransfer), ``data_swap`` (DataSwap).
+    services: dict[str, str]
+    #: Funded accounts for workloads (not the gateway's).
+    user_keys: list[str]
+
+
+@runtime_checkable
+class DevChainFamily(Protocol):
+    """A family's dev-chain hook (entry point ``relayhub.devchains``, docs/families.md)."""
+
+    family: ClassVar[str]
+
+    def open_dev_chain(
+        self,
+        *,
+        name: str,
+        index: int,
+        seed: str,
+        hub_id: str,
+        relay_validators: Sequence[str],
+        relay_threshold: int,
+        block_interval: float,
+        data_dir: Path,
+    ) -> AbstractAsyncContextManager[DevChain]:
+        """Run a dev chain named ``name`` (the ``index``-th of the topology, for ports
+        and chain ids) whose broker trusts ``relay_validators``."""
+        ...
+
+
+def devchain_families() -> dict[str, DevChainFamily]:
+    """The installed dev-chain hooks, by family."""
+    found: dict[str, DevChainFamily] = {}
+    for ep in entry_points(group=DEVCHAINS_GROUP):
+        hook = ep.load()()
+        if not isinstance(hook, DevChainFamily) or hook.family != ep.name:
+            raise RelayError(
+                Code.CONFIG,
+                f"entry point {ep.name} = {ep.value} is no dev-chain hook for {ep.name}",
+            )
+        found[ep.name] = hook
+    return found
+
+
 @dataclass
 class ChainSetup:
     name: str
-    evm_chain_id: int
+    family: str
     rpc_url: str
-    broker: str
-    asset: str
-    data_swap: str
-    validators: list[str]
-    threshold: int
+    #: ``{"family", "trust_root", "broker"}`` as the family's dev chain reported it.
+    registration: dict[str, Any]
+    #: The gateway adapter's ``[chain]`` table.
+    adapter_config: dict[str, Any]
+    #: Example services: ``asset`` and ``data_swap`` (service parts of their IDs).
+    services: dict[str, str]
     gateway_key: Account  # relay account of the gateway
-    evm_key: Account  # EVM account the gateway sends broker transactions from
     users: list[Account] = field(default_factory=list)
     gateway: Gateway | None = None
+
+    @property
+    def broker(self) -> str:
+        return str(self.registration["broker"])
+
+    @property
+    def trust_root(self) -> Any:
+        return self.registration["trust_root"]
+
+    @property
+    def asset(self) -> str:
+        return self.services["asset"]
+
+    @property
+    def data_swap(self) -> str:
+        return self.services["data_swap"]
 
     def service_id(self, address: str) -> str:
         return f"{HUB_ID}:{self.name}:{address.lower()}"
 
     @classmethod
-    def from_devchain(cls, name: str, handle: DevchainHandle, gateway_key: Account) -> ChainSetup:
-        keys = [Account.from_key(k.secret) for k in handle.accounts]
+    def from_dev_chain(cls, chain: DevChain, gateway_key: Account) -> ChainSetup:
         return cls(
-            name=name,
-            evm_chain_id=handle.chain_id,
-            rpc_url=handle.url,
-            broker=handle.broker,
-            asset=handle.asset_transfer,
-            data_swap=handle.data_swap,
-            validators=[v.lower() for v in handle.validators],
-            threshold=handle.node.config.threshold,
+            name=chain.name,
+            family=str(chain.registration["family"]),
+            rpc_url=chain.rpc_url,
+            registration=dict(chain.registration),
+            adapter_config=dict(chain.adapter_config),
+            services=dict(chain.services),
             gateway_key=gateway_key,
-            evm_key=keys[-1],
-            users=keys[:-1],
+            users=[Account.from_key(k) for k in chain.user_keys],
         )
 
 
@@ -209,23 +292,24 @@ async def register_chain(
 ) -> None:
     """Register ``c`` on the relay (its gateway key), approve it (admin), register its
     services; the relay routes calls to AssetTransfer only from the other chains'
-    AssetTransfer, or from anyone without ``allow_lists``. What is already in place (a
-    resumed topology) is kept."""
+    AssetTransfer, or from anyone without ``allow_lists``. The trust root and broker
+    pass the family verifier's registration hook first, as the relay will check them.
+    What is already in place (a resumed topology) is kept."""
     chain = await _lookup(topo, lambda r: r.chain(c.name))
     if chain is None:
+        reg = (
+            VerifierRegistry.from_entry_points()
+            .get(c.family)
+            .check_registration(c.trust_root, c.broker)
+        )
         async with AsyncRelayClient(topo.relay_url, account=c.gateway_key) as gw:
             await gw.register_chain(
                 c.name,
-                "evm",
-                {
-                    "evm_chain_id": c.evm_chain_id,
-                    "mode": "seal",
-                    "validators": c.validators,
-                    "threshold": c.threshold,
-                },
-                c.broker,
+                c.family,
+                c.trust_root,
+                reg.broker,
                 gateways=[c.gateway_key.address],
-                name=f"EVM dev chain {c.name}",
+                name=f"{c.family} dev chain {c.name}",
             )
     if chain is None or chain.get("status") == "PENDING":
         async with AsyncRelayClient(topo.relay_url, account=topo.admin) as admin:
@@ -289,7 +373,21 @@ async def open_topology(
     seed: str = "relayhub-demo",
     relay_allow_lists: bool = True,
     relay_port: int = 0,
+    families: Mapping[str, str] | None = None,
+    devchains: Mapping[str, DevChainFamily] | None = None,
 ) -> AsyncIterator[Topology]:
+    """``families`` maps chain names to their family (default :data:`DEFAULT_FAMILY`);
+    ``devchains`` overrides the installed dev-chain hooks (``relayhub.devchains``)."""
+    hooks = dict(devchains) if devchains is not None else devchain_families()
+    chain_family = {name: (families or {}).get(name, DEFAULT_FAMILY) for name in chains}
+    for name, family in chain_family.items():
+        if family not in hooks:
+            raise RelayError(
+                Code.CONFIG,
+                f"chain {name}: no dev-chain hook for family {family!r} "
+                f"(installed: {', '.join(sorted(hooks)) or 'none'}; after a change of entry "
+                "points run `make install`, and remove a stale relayhub.egg-info)",
+            )
     workdir.mkdir(parents=True, exist_ok=True)
     genesis, admin, validator = relay_dir(workdir / "relay", seed, default_timeout_blocks)
     async with AsyncExitStack() as stack:
@@ -307,10 +405,24 @@ async def open_topology(
         relay_url = await stack.enter_async_context(_serving(node, relay_port))
         setups: dict[str, ChainSetup] = {}
         for n, name in enumerate(chains):
-            cfg = devchain_config(name, n, seed, validator.address, block_interval, workdir)
-            handle = await stack.enter_async_context(open_devchain(cfg))
+            dev = await stack.enter_async_context(
+                hooks[chain_family[name]].open_dev_chain(
+                    name=name,
+                    index=n,
+                    seed=seed,
+                    hub_id=HUB_ID,
+                    relay_validators=(validator.address,),
+                    relay_threshold=1,
+                    block_interval=block_interval,
+                    data_dir=workdir / name,
+                )
+            )
+            if dev.registration.get("family") != chain_family[name]:
+                raise RelayError(
+                    Code.CONFIG, f"the {chain_family[name]} dev-chain hook reported {dev!r}"
+                )
             gateway_key = Account.from_key(derive_key(seed, f"gateway-{name}"))
-            setups[name] = ChainSetup.from_devchain(name, handle, gateway_key)
+            setups[name] = ChainSetup.from_dev_chain(dev, gateway_key)
         topo = Topology(workdir, relay_url, admin, setups, node)
         stack.push_async_callback(topo.aclose)
         for c in setups.values():
@@ -321,22 +433,6 @@ async def open_topology(
             if c.name not in without_gateway:
                 c.gateway = await stack.enter_async_context(start_gateway(topo, c.name))
         yield topo
-
-
-def devchain_config(
-    name: str, n: int, seed: str, relay_validator: str, block_interval: float, workdir: Path
-) -> DevchainConfig:
-    return DevchainConfig(
-        chain_id=1000 + n,
-        chain_name=name,
-        hub_id=HUB_ID,
-        seed=f"{seed}-{name}",
-        relay_validators=(relay_validator,),
-        relay_threshold=1,
-        block_interval=block_interval,
-        empty_block_interval=1.0,
-        data_dir=workdir / name,
-    )
 
 
 @asynccontextmanager
@@ -356,13 +452,11 @@ async def start_gateway(topo: Topology, chain: str) -> AsyncIterator[Gateway]:
         relay=topo.relay_url,
         key=Path("-"),
         data_dir=topo.workdir / f"gateway-{chain}",
-        chain_type="evm",
+        chain_type=c.family,
         chain_id=chain,
         poll_interval=0.05,
     )
-    adapter = EvmAdapter(
-        EvmAdapterConfig(chain_id=chain, rpc=c.rpc_url, broker=c.broker, key=c.evm_key)
-    )
+    adapter = AdapterRegistry.from_entry_points().create(c.family, dict(c.adapter_config))
     async with (
         AsyncRelayClient(topo.relay_url, account=c.gateway_key) as client,
         open_gateway(cfg, adapter, client) as gw,

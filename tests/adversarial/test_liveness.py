@@ -24,7 +24,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
 from adapters.evm.client import EvmSender, calldata, eth_view, interchain_events
-from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
+from adapters.evm.gateway import EvmAdapter
 from adapters.evm.rpc import RpcError
 from benchmarks.harness.procs import ProcTopology, open_proc_topology
 from benchmarks.harness.topology import Topology
@@ -201,9 +201,7 @@ async def test_a_hostile_gateway_cannot_reorder_a_pair(tmp_path: Path) -> None:
         # The hostile gateway holds chainA's gateway key; the honest one is down.
         pt.kill("gateway-chainA")
         ids = await topo.transfer_many("chainA", "chainB", [5, 6])
-        adapter = EvmAdapter(
-            EvmAdapterConfig(chain_id="chainA", rpc=a.rpc_url, broker=a.broker, key=a.evm_key)
-        )
+        adapter = EvmAdapter.from_config(a.adapter_config)
         await adapter.start()
         try:
             src, dst = a.service_id(a.asset), b.service_id(b.asset)

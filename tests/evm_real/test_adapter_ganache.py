@@ -363,6 +363,7 @@ class GanacheConformance:
     adapter: EvmAdapter
     verifier: EvmVerifier
     context: ChainContext
+    adapter_config: dict[str, Any]
     hub_id: str
     relay_keys: list[Account]
     local_service: str
@@ -405,6 +406,16 @@ async def test_conformance_suite_on_ganache(world: World, ganache_url: str) -> N
             adapter=make_adapter(ganache_url, side, DEFAULT_KEYS[4]),
             verifier=verifier,
             context=context(verifier, side),
+            adapter_config={
+                "type": "evm",
+                "id": side.chain,
+                "rpc": ganache_url,
+                "broker": side.broker.address,
+                "key": "0x" + DEFAULT_KEYS[4].hex(),
+                "seal_mode": "notary",
+                "notary_keys": list(NOTARIES[:NOTARY_THRESHOLD]),
+                "receipt_timeout": "20s",
+            },
             hub_id=HUB,
             relay_keys=world.relay.validators[: world.relay.threshold],
             local_service=side.data_id,
@@ -415,4 +426,4 @@ async def test_conformance_suite_on_ganache(world: World, ganache_url: str) -> N
             side=side,
         )
         report = await check_adapter(harness)
-    assert len(report.checks) == 7
+    assert len(report.checks) == 9
