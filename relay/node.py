@@ -53,6 +53,11 @@ from relay.validation.registry import VerifierRegistry
 log = logging.getLogger("relayhub.relay")
 
 
+#: Refusals that say the sender is no gateway of the IBTP's submitting chain: not kept
+#: as that IBTP's last refusal (anyone could otherwise write one for any IBTP ID).
+_NOT_ITS_GATEWAY = frozenset({int(Code.UNAUTHORIZED), int(Code.WRONG_SUBMITTER)})
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     data_dir: Path
@@ -204,8 +209,14 @@ class Node:
                 receipt, p = self.admit(tx)
             except RelayError as exc:
                 results.append({"ok": False, "tx": tx.hash.hex(), **exc.to_dict()})
-                if tx.kind == "ibtp" and "item" in exc.details:
-                    # Refused because of that IBTP (after the signature check).
+                if (
+                    tx.kind == "ibtp"
+                    and "item" in exc.details
+                    and exc.code not in _NOT_ITS_GATEWAY
+                ):
+                    # Refused because of that IBTP (after the signature check), by a
+                    # gateway of its submitting chain: a key that is not one cannot
+                    # overwrite what the IBTP's own gateways were told.
                     ibtp_id = ibtp_id_of_item(tx.body, exc.details["item"])
                     if ibtp_id is not None:
                         self.refusals.record(ibtp_id, exc, tx.sender, self.head_height)

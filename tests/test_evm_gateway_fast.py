@@ -256,3 +256,42 @@ async def test_chain_answers_map_to_chain_side_codes() -> None:
         assert info.value.code == Code.UPSTREAM_UNAVAILABLE and is_chain_side(info.value.code)
         await mocked.aclose()
         nursery.cancel_scope.cancel()
+
+
+def test_a_broker_log_no_ibtp_can_carry_is_skipped() -> None:
+    """A log whose fields are no IBTP's (here a `to` that is not valid UTF-8, which
+    Solidity never checks) is skipped with a warning, so the gateway's checkpoint moves
+    past it: before, the decode error was taken for an adapter bug and the same
+    position was polled again forever, stopping everything the chain sends."""
+    from eth_abi import encode as abi_encode
+
+    from adapters.evm.gateway import EvmAdapter, EvmAdapterConfig
+    from relay.ibtp import IBTPType
+
+    adapter = EvmAdapter(
+        EvmAdapterConfig(
+            chain_id="chainA",
+            rpc="http://127.0.0.1:9",
+            broker="0x" + "00" * 19 + "10",
+            key=Account.from_key(b"\x01" * 32),
+        )
+    )
+
+    def log_of(to: bytes) -> dict[str, Any]:
+        # `bytes` has the layout of `string` in the ABI, and lets the test write bytes
+        # that are not UTF-8, as a broker that does not check may emit them.
+        layout = [t.replace("string", "bytes") for t in proof.INTERCHAIN_EVENT_TYPES]
+        data = abi_encode(
+            layout,
+            [b"h:chainA:" + b"a" * 4, to, 1, b"f", [b""], False, 0, b"\x00" * 32],
+        )
+        return {
+            "topics": ["0x" + proof.INTERCHAIN_EVENT_TOPIC.hex()],
+            "data": "0x" + data.hex(),
+            "logIndex": "0x0",
+            "transactionHash": "0x" + "ab" * 32,
+        }
+
+    good = adapter._ibtp_from_log(log_of(b"h:chainB:svc"), b"")
+    assert good is not None and good.type == IBTPType.INTERCHAIN and good.dst == "h:chainB:svc"
+    assert adapter._ibtp_from_log(log_of(b"h:chainB:\xff\xfe"), b"") is None

@@ -366,6 +366,22 @@ class EvmAdapter:
         )
 
     def _ibtp_from_log(self, lg: dict[str, Any], proof: bytes) -> IBTP | None:
+        """The IBTP a broker log stands for, or None (not news for the relay, or a log no
+        IBTP can carry: a broker other than ours may emit fields a relay never admits;
+        such a log is skipped, logged, and the checkpoint moves past it)."""
+        try:
+            return self._decode_log(lg, proof)
+        except Exception as exc:  # undecodable data, invalid UTF-8, bad IDs, out of range
+            log.warning(
+                "skipping broker log %s of tx %s: no IBTP can carry it (%s: %s)",
+                lg.get("logIndex"),
+                lg.get("transactionHash"),
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+            return None
+
+    def _decode_log(self, lg: dict[str, Any], proof: bytes) -> IBTP | None:
         topic = hex_to_bytes(lg["topics"][0])
         data = hex_to_bytes(lg["data"])
         if topic == INTERCHAIN_EVENT_TOPIC:

@@ -92,6 +92,7 @@ class ProcTopology:
         timeout_blocks: int = 400,
         registered: Sequence[str] | None = None,
         gateway_options: dict[str, str | int] | None = None,
+        chain_options: dict[str, dict[str, str | int]] | None = None,
     ) -> None:
         self.workdir = workdir
         self.names = list(chains)
@@ -100,6 +101,8 @@ class ProcTopology:
         self.registered = list(chains if registered is None else registered)
         #: Extra ``[gateway]`` keys for every gateway (``max_attempts``, ``admin``...).
         self.gateway_options = dict(gateway_options or {})
+        #: Extra ``[chain]`` keys of one chain's gateway (e.g. ``{"chainB": {"gas": ...}}``).
+        self.chain_options = {k: dict(v) for k, v in (chain_options or {}).items()}
         #: Admin endpoint URL of each gateway, when ``admin`` ports are given out.
         self.gateway_admin: dict[str, str] = {}
         self.seed = seed
@@ -173,9 +176,8 @@ class ProcTopology:
             options["admin"] = f"127.0.0.1:{free_port()}"
         if "admin" in options:
             self.gateway_admin[c.name] = f"http://{options['admin']}"
-        extra = "".join(
-            f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in options.items()
-        )
+        extra = _toml_lines(options)
+        chain_extra = _toml_lines(self.chain_options.get(c.name, {}))
         (d / "gateway.toml").write_text(
             "[gateway]\n"
             f'relay = "{self.relay_url}"\nkey = "relay.key"\ndata_dir = "state"\n'
@@ -183,6 +185,7 @@ class ProcTopology:
             "[chain]\n"
             f'type = "evm"\nid = "{c.name}"\nrpc = "{c.rpc_url}"\nbroker = "{c.broker}"\n'
             f'key = "{d / "evm.key"}"\nseal_mode = "seal"\nreceipt_timeout = "5s"\n'
+            f"{chain_extra}"
         )
         return Proc(
             f"gateway-{c.name}",
@@ -295,6 +298,12 @@ class ProcTopology:
     def logs(self, name: str, tail: int = 40) -> str:
         lines = self.procs[name].log.read_text(errors="replace").splitlines()
         return "\n".join(lines[-tail:])
+
+
+def _toml_lines(options: dict[str, str | int]) -> str:
+    return "".join(
+        f"{k} = {v}\n" if isinstance(v, int) else f'{k} = "{v}"\n' for k, v in options.items()
+    )
 
 
 async def wait_http(

@@ -35,7 +35,7 @@ import relay.api.server as server
 from relay.api.request import decode_envelope
 from relay.cli import main
 from relay.errors import Code, RelayError
-from relay.ibtp import TxStatus
+from relay.ibtp import TxStatus, encode_ibtp
 from relay.ledger.types import MAX_TX_OBJECTS, encode_tx
 from relay.node import Node, open_node
 from relay.refusals import RefusalLog
@@ -267,6 +267,28 @@ def test_wait_timeout_names_the_side_that_has_not_acted() -> None:
     assert "destination chain's gateway" in begin and "source" not in begin
     for s in (TxStatus.BEGIN_ROLLBACK, TxStatus.BEGIN_FAILURE):
         assert "source chain's gateway" in describe_wait_timeout(i, 5, status(s), None)
+
+
+async def test_a_stranger_cannot_write_an_ibtps_last_refusal(relay: Relay) -> None:
+    """A key that is no gateway of the IBTP's submitting chain is refused (2005), and that
+    refusal is not kept as the IBTP's last one: anyone could otherwise plant a misleading
+    "the relay refused it" on any IBTP ID, or push real ones out of the bounded log."""
+    from relayfix import account
+
+    from relay.ledger.types import sign_tx
+
+    w = relay.world
+    req = w.interchain("A", "B")
+    stranger = sign_tx(account("stranger"), HUB, 1, "ibtp", [encode_ibtp(req)])
+    r = await relay.http.post(
+        "/v1/txs",
+        content=msgpack.packb([encode_tx(stranger)]),
+        headers={"content-type": MSGPACK},
+    )
+    refusal = body(r)["results"][0]
+    assert not refusal["ok"] and refusal["code"] == Code.UNAUTHORIZED, refusal
+    doc = assert_refusal(await relay.http.get(f"/v1/ibtps/{req.id}"), Code.UNKNOWN_IBTP)
+    assert "last_refusal" not in doc["details"], doc
 
 
 async def test_last_refusal_is_kept_and_shown(

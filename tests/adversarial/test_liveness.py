@@ -235,11 +235,13 @@ async def test_relay_proofs_are_for_one_chain_and_refusals_are_set_aside(
     * The BEGIN_FAILURE notice the relay routed to the *source* chain is refused by the
       *destination* broker: the signed digest names the chain it is for.
     * A user calls a destination service ID that chainB's broker cannot parse: the
-      relay consumes the index and sends chainB a notice its broker refuses for good.
+      relay consumes the index and chainB's broker takes the notice (nothing can run for
+      that ID), so it blocks nothing.
+    * A delivery chainB keeps refusing (its gateway's gas is too low for one call):
       chainB's gateway retries it a bounded number of times, sets it aside (persisted,
       listed by the CLI and the admin API, counted in /metrics), then idles: under 5%
       CPU over 10 s. Deliveries into chainB go on."""
-    async with _procs(tmp_path) as pt:
+    async with _procs(tmp_path, chain_options={"chainB": {"gas": 200_000}}) as pt:
         topo = _topo(pt)
         supply = await _supply(topo)
         a, b = topo.chains["chainA"], topo.chains["chainB"]
@@ -272,12 +274,20 @@ async def test_relay_proofs_are_for_one_chain_and_refusals_are_set_aside(
         await pt.restart("gateway-chainB")  # chainB's own notice consumes the index
         await _wait_in_counter(topo, "chainB", src, ghost, 1)
 
-        # --- case 4: a notice chainB's broker can never take -------------------------
+        # --- a notice naming no possible service of chainB is taken, not refused --------
         junk = b.service_id("not-an-evm-address")
         bad = await _emit(topo, "chainA", junk, "ping", b"")
         assert (await _final(topo, bad))[0] == TxStatus.ROLLBACK
+        await _wait_in_counter(topo, "chainB", src, junk, 1)
+
+        # --- case 4: a delivery chainB keeps refusing --------------------------------------
+        # chainB's gateway sends with 200,000 gas (chain_options below): enough for
+        # transfers, not for answering a DataSwap read of a 30 KiB value (its ReceiptEvent
+        # alone costs 8 gas a byte). The chain refuses that delivery every time.
+        await topo.data_set("chainB", "big", b"\x07" * 30_000)
+        heavy = await topo.data_get("chainA", "chainB", "big")
         admin = pt.gateway_admin["chainB"]
-        with trio.fail_after(30):
+        with trio.fail_after(60):
             async with httpx.AsyncClient() as http:
                 while True:
                     items = (await http.get(f"{admin}/v1/parked")).json()["items"]
@@ -286,9 +296,10 @@ async def test_relay_proofs_are_for_one_chain_and_refusals_are_set_aside(
                     await trio.sleep(0.2)
                 metrics = (await http.get(f"{admin}/metrics")).text
         (item,) = items
-        assert item["ibtp_id"] == bad and item["type"] == "RECEIPT_ROLLBACK"
-        assert "neither side is local" in item["reason"] and item["attempts"] == 3
+        assert item["ibtp_id"] == heavy and item["type"] == "INTERCHAIN"
+        assert "reverted" in item["reason"] and item["attempts"] == 3
         assert 'relayhub_gateway_set_aside_total{chain="chainB"} 1.0' in metrics
+        bad = heavy
         listed = subprocess.run(
             [
                 PY,

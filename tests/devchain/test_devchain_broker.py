@@ -619,6 +619,54 @@ def test_emit_to_a_service_on_this_chain_is_refused(chain: CoreChain) -> None:
     )
 
 
+EMIT = "emitInterchain(string,string,bytes[],uint64)"
+
+
+@pytest.mark.parametrize(
+    ("to", "func", "args", "reason"),
+    [
+        ("hub2:evmB:svc", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB:svc:x", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB:s v", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB:\u00e9", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:" + "c" * 65 + ":svc", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB:" + "s" * 129, "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1::svc", "f", [], "broker: to is not a service ID of this hub"),
+        ("hub1:evmB:svc", "f" * 129, [], "broker: func is not 0-128 printable ASCII characters"),
+        ("hub1:evmB:svc", "caf\u00e9", [], "broker: func is not 0-128 printable ASCII characters"),
+        ("hub1:evmB:svc", "f", [b""] * 33, "broker: at most 32 args of at most 32768 bytes"),
+        ("hub1:evmB:svc", "f", [b"x" * 32769], "broker: at most 32 args of at most 32768 bytes"),
+    ],
+    ids=lambda v: str(v)[:24],
+)
+def test_emit_refuses_what_no_ibtp_can_carry(
+    chain: CoreChain, to: str, func: str, args: list[bytes], reason: str
+) -> None:
+    """A request the relay could not decode would leave its index unconsumed and stall
+    the pair for every caller; the broker refuses it before it takes an index."""
+    expect_revert(chain, chain.broker, calldata(EMIT, to, func, args, 0), reason)
+    ok = chain.send(
+        chain.broker, calldata(EMIT, "hub1:evmB:" + "s" * 128, "f" * 128, [b"x"] * 32, 0)
+    )
+    assert ok.receipt.status == 1  # the limits themselves are allowed
+
+
+def test_a_notice_for_no_possible_service_is_taken(chain: CoreChain) -> None:
+    """A rollback notice whose `to` has this chain's prefix but names no possible service
+    (not a lowercase address) is taken once, not refused: it never blocks a gateway."""
+    junk = chain.full_id(chain.asset).rsplit(":", 1)[0] + ":0xABCDEF"
+    receipt = chain.send(chain.broker, receipt_call(OTHER, junk, 1, 3, b"", 4))
+    assert names(receipt) == ["CallbackEvent"]
+    assert counters(chain, OTHER, junk) == (0, 1, 0)
+    expect_revert(
+        chain,
+        chain.broker,
+        receipt_call(OTHER, junk, 1, 3, b"", 4),
+        "broker: receipt already processed",
+    )
+
+
 def test_destination_rollback_of_failed_call_calls_nothing(chain: CoreChain) -> None:
     asset_id = chain.full_id(chain.asset)
     chain.send(

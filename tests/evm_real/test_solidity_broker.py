@@ -77,6 +77,32 @@ async def test_emit_interchain_event_fields(world: World) -> None:
         assert threshold == 2
 
 
+async def test_emit_refuses_what_no_ibtp_can_carry(world: World) -> None:
+    """Broker.sol refuses at emit time what the relay could never admit (the native
+    broker's test_emit_refuses_what_no_ibtp_can_carry has the same cases)."""
+    with trio.fail_after(TEST_DEADLINE):
+        ok_to = f"{HUB}:evmX:svc"
+        cases = [
+            (f"{HUB}x:evmX:svc", "f", [], "broker: to is not a service ID of this hub"),
+            (f"{HUB}:evmX", "f", [], "broker: to is not a service ID of this hub"),
+            (f"{HUB}:evmX:svc:x", "f", [], "broker: to is not a service ID of this hub"),
+            (f"{HUB}:evmX:\u00e9", "f", [], "broker: to is not a service ID of this hub"),
+            (f"{HUB}:evmX:" + "s" * 129, "f", [], "broker: to is not a service ID of this hub"),
+            (ok_to, "f" * 129, [], "broker: func is not 0-128 printable ASCII characters"),
+            (ok_to, "caf\u00e9", [], "broker: func is not 0-128 printable ASCII characters"),
+            (ok_to, "f", [b""] * 33, "broker: at most 32 args of at most 32768 bytes"),
+            (ok_to, "f", [b"x" * 32769], "broker: at most 32 args of at most 32768 bytes"),
+        ]
+        for to, func, args, reason in cases:
+            got = await expect_revert(
+                world.a.broker, world.user, "emitInterchain", to, func, args, 0
+            )
+            assert got == reason, (to[:40], func[:20], got)
+        await world.a.broker.transact(
+            world.user, "emitInterchain", f"{HUB}:evmX:" + "s" * 128, "f" * 128, [b"x"] * 32, 0
+        )
+
+
 async def test_interchain_success_and_receipt(world: World) -> None:
     with trio.fail_after(TEST_DEADLINE):
         recipient = address_of(world.user)

@@ -14,6 +14,11 @@ contract Broker {
     // secp256k1 n / 2: signatures must be low-s (EIP-2).
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
+    // What an IBTP can carry (docs/protocol.md §2): the broker refuses more at emit time.
+    uint256 private constant MAX_FUNC_BYTES = 128;
+    uint256 private constant MAX_ARGS = 32;
+    uint256 private constant MAX_ARG_BYTES = 32768;
+
     uint8 private constant TYPE_INTERCHAIN = 0;
     uint8 private constant TYPE_RECEIPT_SUCCESS = 1;
     uint8 private constant TYPE_RECEIPT_FAILURE = 2;
@@ -111,6 +116,14 @@ contract Broker {
         returns (uint64 index)
     {
         require(!_isOnThisChain(to), "broker: to is on this chain");
+        // Refuse here what the relay could never admit: a request the relay cannot decode
+        // would leave its index unconsumed, and the pair would wait behind it for good.
+        require(_isRemoteServiceId(bytes(to)), "broker: to is not a service ID of this hub");
+        require(_isPrintableAscii(bytes(func), MAX_FUNC_BYTES), "broker: func is not 0-128 printable ASCII characters");
+        require(args.length <= MAX_ARGS, "broker: at most 32 args of at most 32768 bytes");
+        for (uint256 i = 0; i < args.length; ++i) {
+            require(args[i].length <= MAX_ARG_BYTES, "broker: at most 32 args of at most 32768 bytes");
+        }
         string memory from = _fullId(msg.sender);
         bytes32 pair = _pairKey(from, to);
         index = _outCounter[pair] + 1;
@@ -217,8 +230,13 @@ contract Broker {
             return;
         }
 
+        // The destination side. A notice may name a service ID of this chain that is no
+        // possible service (not a lowercase address): nothing can ever run for it here, so
+        // it is taken like any other (marked once), not refused, and never blocks a gateway.
         (bool toLocal, address target) = _parseLocal(to);
-        require(toLocal && typ == TYPE_RECEIPT_ROLLBACK, "broker: neither side is local");
+        require(
+            typ == TYPE_RECEIPT_ROLLBACK && (toLocal || _isOnThisChain(to)), "broker: neither side is local"
+        );
         uint8 state = _inState[pair][index];
         require(state != IN_ROLLED_BACK, "broker: receipt already processed");
         _inState[pair][index] = IN_ROLLED_BACK;
@@ -279,6 +297,41 @@ contract Broker {
             ++index;
         }
         _inCounter[pair] = index;
+    }
+
+    /// `hubId:chain:service` with this hub's ID, a chain of `[A-Za-z0-9_.-]{1,64}` and a
+    /// service of `[A-Za-z0-9_.-]{1,128}` (docs/protocol.md §1).
+    function _isRemoteServiceId(bytes calldata b) private view returns (bool) {
+        bytes memory hub = bytes(_hubId);
+        uint256 h = hub.length;
+        if (b.length < h + 4 || keccak256(b[0:h]) != keccak256(hub) || b[h] != ":") return false;
+        uint256 colon = 0;
+        for (uint256 i = h + 1; i < b.length; ++i) {
+            if (b[i] == ":") {
+                if (colon != 0) return false;
+                colon = i;
+            } else if (!_isIdChar(uint8(b[i]))) {
+                return false;
+            }
+        }
+        if (colon == 0) return false;
+        uint256 chainLength = colon - h - 1;
+        uint256 serviceLength = b.length - colon - 1;
+        return chainLength >= 1 && chainLength <= 64 && serviceLength >= 1 && serviceLength <= 128;
+    }
+
+    function _isPrintableAscii(bytes calldata b, uint256 maxLength) private pure returns (bool) {
+        if (b.length > maxLength) return false;
+        for (uint256 i = 0; i < b.length; ++i) {
+            uint8 c = uint8(b[i]);
+            if (c < 0x20 || c > 0x7e) return false;
+        }
+        return true;
+    }
+
+    function _isIdChar(uint8 c) private pure returns (bool) {
+        return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x5f
+            || c == 0x2e || c == 0x2d;
     }
 
     /// Whether `id` starts with this chain's `hubId:chainId:` (a local service).

@@ -64,6 +64,11 @@ INTERCHAIN_EVENT = abi_event(
 RECEIPT_EVENT = abi_event("ReceiptEvent(string,string,uint64,uint8,bytes,bytes32)")
 CALLBACK_EVENT = abi_event("CallbackEvent(string,string,uint64,uint8)")
 
+#: What an IBTP can carry (docs/protocol.md §2): the broker refuses more at emit time.
+MAX_FUNC_BYTES = 128
+MAX_ARGS = 32
+MAX_ARG_BYTES = 32 * 1024
+
 _SEGMENT_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _LOWER_HEX = frozenset(b"0123456789abcdef")
 _DIGEST_TYPES = [
@@ -202,6 +207,20 @@ class Broker(NativeContract):
             return None
         return bytes.fromhex(digits.decode())
 
+    def is_remote_service_id(self, service_id: bytes) -> bool:
+        """``hubId:chain:service`` with this hub's ID, a chain of ``[A-Za-z0-9_.-]{1,64}``
+        and a service of ``[A-Za-z0-9_.-]{1,128}`` (docs/protocol.md §1)."""
+        hub = self.hub_id + b":"
+        if not service_id.startswith(hub):
+            return False
+        parts = service_id[len(hub) :].split(b":")
+        return (
+            len(parts) == 2
+            and is_id_segment(parts[0])
+            and 1 <= len(parts[1]) <= 128
+            and all(c in _SEGMENT_CHARS for c in parts[1])
+        )
+
     # ------------------------------------------------------------------ helpers
     def _enter(self, env: Env) -> None:
         require(not self.load(env, b"entered"), "broker: reentrant call")
@@ -249,6 +268,17 @@ class Broker(NativeContract):
     ) -> int:
         env = msg.env
         require(not dst.startswith(self.prefix), "broker: to is on this chain")
+        # Refuse here what the relay could never admit: a request the relay cannot decode
+        # would leave its index unconsumed, and the pair would wait behind it for good.
+        require(self.is_remote_service_id(dst), "broker: to is not a service ID of this hub")
+        require(
+            len(func) <= MAX_FUNC_BYTES and all(0x20 <= c <= 0x7E for c in func),
+            "broker: func is not 0-128 printable ASCII characters",
+        )
+        require(
+            len(args) <= MAX_ARGS and all(len(a) <= MAX_ARG_BYTES for a in args),
+            "broker: at most 32 args of at most 32768 bytes",
+        )
         src = self.full_id(msg.sender)
         index = self.load_uint(env, b"out", src, dst) + 1
         self.store_uint(env, index, b"out", src, dst)
@@ -377,11 +407,15 @@ class Broker(NativeContract):
             self._leave(env)
             return
 
+        # The destination side. A notice may name a service ID of this chain that is no
+        # possible service (not a lowercase address): nothing can ever run for it here,
+        # so it is taken like any other (marked once), not refused, and never blocks a
+        # gateway.
         target = self.parse_local(dst)
         require(
-            target is not None and typ == TYPE_RECEIPT_ROLLBACK, "broker: neither side is local"
+            typ == TYPE_RECEIPT_ROLLBACK and (target is not None or dst.startswith(self.prefix)),
+            "broker: neither side is local",
         )
-        assert target is not None
         state = self.load_uint(env, b"instate", src, dst, index)
         require(state != IN_ROLLED_BACK, "broker: receipt already processed")
         self.store_uint(env, IN_ROLLED_BACK, b"instate", src, dst, index)
@@ -390,6 +424,7 @@ class Broker(NativeContract):
         if index == self.load_uint(env, b"in", src, dst) + 1:
             self._advance_in(env, src, dst, index)
         if state == IN_SUCCEEDED:
+            assert target is not None  # only a parsed local service ever succeeds
             env.call(
                 self.address,
                 target,
