@@ -209,11 +209,7 @@ class Node:
                 receipt, p = self.admit(tx)
             except RelayError as exc:
                 results.append({"ok": False, "tx": tx.hash.hex(), **exc.to_dict()})
-                if (
-                    tx.kind == "ibtp"
-                    and "item" in exc.details
-                    and exc.code not in _NOT_ITS_GATEWAY
-                ):
+                if tx.kind == "ibtp" and "item" in exc.details and exc.code not in _NOT_ITS_GATEWAY:
                     # Refused because of that IBTP (after the signature check), by a
                     # gateway of its submitting chain: a key that is not one cannot
                     # overwrite what the IBTP's own gateways were told.
