@@ -112,6 +112,7 @@ PURE_MODULES = [
     "appchains.fabric.signature",
     "appchains.fabric.identity",
     "appchains.fabric.policy",
+    "appchains.fabric.endorsement",
     *sorted(
         f"adapters.{p.parent.name}.{p.stem}"
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")

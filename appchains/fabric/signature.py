@@ -3,8 +3,8 @@
 Fabric's BCCSP signs, then replaces ``s`` by ``n - s`` when ``s > n/2`` (``ToLowS``),
 and its verifier refuses a signature whose ``s`` is above half the order ("Invalid S.
 Must be smaller than half the order") before checking it. Signatures are ASN.1 DER
-``SEQUENCE { r INTEGER, s INTEGER }``; this module also refuses DER that is not the
-canonical encoding of its two integers.
+``SEQUENCE { r INTEGER, s INTEGER }``, read by cryptography's strict DER parser (it
+refuses trailing bytes, long-form lengths and non-minimal integers).
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ def verify(key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> 
         r, s = decode_dss_signature(signature)
     except ValueError as exc:
         raise SignatureError(f"the signature is not DER (r, s): {exc}") from None
-    if encode_dss_signature(r, s) != signature:
-        raise SignatureError("the signature is not the canonical DER of its (r, s)")
     if not 0 < r < P256_ORDER or not 0 < s < P256_ORDER:
         raise SignatureError("the signature's r or s is outside [1, n-1]")
     if not is_low_s(s):
