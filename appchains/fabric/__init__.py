@@ -1,0 +1,8 @@
+"""The Fabric-like app chain: identities, signatures, endorsement policies, endorsements.
+
+Built on Fabric's own protobuf messages (``hyperledger-fabric-protos``) and on X.509 /
+ECDSA P-256 from ``cryptography``. The verification modules (``signature``,
+``identity``, ``policy``, ``endorsement``) are pure: no I/O and no clock — "now" is a
+parameter (Unix seconds). ``ca`` issues the test and dev-chain certificates. See
+docs/fabric.md.
+"""
