@@ -735,3 +735,11 @@ def test_pbft_quorum_is_2f_plus_1_and_refuses_empty_groups() -> None:
     for bad in (0, -3, True, 2.0):
         with pytest.raises(ValueError):
             compute_pbft_quorum(bad)  # type: ignore[arg-type]
+
+
+def test_every_code_has_a_row_in_docs_fisco_md() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "fisco.md").read_text()
+    for code in FiscoCode:
+        assert f"| {int(code)} | {code.name} |" in page, code.name
