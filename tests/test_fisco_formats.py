@@ -743,3 +743,105 @@ def test_every_code_has_a_row_in_docs_fisco_md() -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "fisco.md").read_text()
     for code in FiscoCode:
         assert f"| {int(code)} | {code.name} |" in page, code.name
+
+
+# --- the chain side agrees with the verifier side ------------------------------------
+
+
+@MODES
+def test_chain_side_builds_what_the_verifier_side_checks(hash_fn: HashFn) -> None:
+    from appchains.fisco import formats as chain
+
+    assert chain.hash_for("secp256k1")(b"x") == keccak256(b"x")
+    assert chain.hash_for("sm")(b"x") == sm3(b"x")
+    with pytest.raises(ValueError):
+        chain.hash_for("ed25519")
+    header = sample_header()
+    header_rlp = chain.encode_header(
+        parent_hash=header.parent_hash,
+        state_root=header.state_root,
+        transactions_root=header.transactions_root,
+        receipts_root=header.receipts_root,
+        db_hash=header.db_hash,
+        log_bloom=header.log_bloom,
+        number=header.number,
+        gas_limit=header.gas_limit,
+        gas_used=header.gas_used,
+        timestamp=header.timestamp,
+        extra_data=header.extra_data,
+        sealer=header.sealer,
+        sealer_list=header.sealer_list,
+    )
+    assert header_rlp == encode_header(header)
+    for remain_gas in (None, 7):
+        receipt = sample_receipt(remain_gas)
+        chain_rlp = chain.encode_receipt(
+            state_root=receipt.state_root,
+            gas_used=receipt.gas_used,
+            contract_address=receipt.contract_address,
+            log_bloom=receipt.log_bloom,
+            status=receipt.status,
+            output=receipt.output,
+            logs=[(x.address, x.topics, x.data) for x in receipt.logs],
+            remain_gas=remain_gas,
+        )
+        assert chain_rlp == encode_receipt(receipt)
+    assert chain.merkle_root([], hash_fn) == compute_merkle_root([], hash_fn)
+    for n in (1, 2, 16, 17, 300):
+        hashes = item_hashes(n, hash_fn)
+        root = chain.merkle_root(hashes, hash_fn)
+        assert root == compute_merkle_root(compute_leaves(hashes), hash_fn)
+        for i in {0, n // 2, n - 1}:
+            proof = proof_from_json(chain.merkle_proof(hashes, i, hash_fn))
+            assert proof == build_merkle_proof(compute_leaves(hashes), i, hash_fn)
+            check_indexed_proof(root, i, hashes[i], proof, hash_fn)
+    with pytest.raises(IndexError):
+        chain.merkle_proof(item_hashes(3, hash_fn), 3, hash_fn)
+
+
+def test_chain_side_refuses_bad_fields() -> None:
+    from appchains.fisco import formats as chain
+
+    with pytest.raises(ValueError):
+        chain.encode_receipt(
+            state_root=bytes(32),
+            gas_used=0,
+            contract_address=bytes(19),
+            log_bloom=bytes(256),
+            status=0,
+            output=b"",
+            logs=[],
+        )
+    with pytest.raises(ValueError):
+        chain.encode_receipt(
+            state_root=bytes(32),
+            gas_used=0,
+            contract_address=bytes(20),
+            log_bloom=bytes(256),
+            status=1 << 32,
+            output=b"",
+            logs=[],
+        )
+    fields = {
+        "parent_hash": bytes(31),
+        "state_root": bytes(32),
+        "transactions_root": bytes(32),
+        "receipts_root": bytes(32),
+        "db_hash": bytes(32),
+        "log_bloom": bytes(256),
+        "number": 1,
+        "gas_limit": 0,
+        "gas_used": 0,
+        "timestamp": 0,
+        "extra_data": [],
+        "sealer": 0,
+        "sealer_list": [bytes(64)],
+    }
+    for change in (
+        {},
+        {"parent_hash": bytes(32), "sealer_list": [bytes(63)]},
+        {"parent_hash": bytes(32), "number": 1 << 63},
+    ):
+        with pytest.raises(ValueError):
+            chain.encode_header(**{**fields, **change})  # type: ignore[arg-type]
+    assert chain.encode_header(**{**fields, "parent_hash": bytes(32)})  # type: ignore[arg-type]
