@@ -38,7 +38,13 @@ from adapters.fisco.merkle import (
     verify_merkle_proof,
 )
 from adapters.fisco.pbft import compute_pbft_quorum
-from adapters.fisco.receipt import LogEntry, Receipt, decode_receipt, encode_receipt
+from adapters.fisco.receipt import (
+    LogEntry,
+    Receipt,
+    compute_log_bloom,
+    decode_receipt,
+    encode_receipt,
+)
 from relay.errors import ProofError
 
 MODES = pytest.mark.parametrize("hash_fn", [keccak256, sm3], ids=["keccak", "sm3"])
@@ -845,3 +851,19 @@ def test_chain_side_refuses_bad_fields() -> None:
         with pytest.raises(ValueError):
             chain.encode_header(**{**fields, **change})  # type: ignore[arg-type]
     assert chain.encode_header(**{**fields, "parent_hash": bytes(32)})  # type: ignore[arg-type]
+
+
+def test_log_bloom_is_the_yellow_paper_bloom_in_keccak_mode() -> None:
+    from appchains.evm.devchain.bloom import compute_bloom
+    from appchains.fisco import formats as chain
+
+    logs = sample_receipt().logs
+    values = [v for log in logs for v in (log.address, *log.topics)]
+    assert compute_log_bloom(logs, keccak256) == compute_bloom(values)
+    assert compute_log_bloom((), keccak256) == bytes(256)
+    sm_bloom = compute_log_bloom(logs, sm3)
+    assert sm_bloom != compute_bloom(values)
+    assert 1 <= bin(int.from_bytes(sm_bloom, "big")).count("1") <= 12
+    for hash_fn in (keccak256, sm3):
+        as_tuples = [(x.address, x.topics, x.data) for x in logs]
+        assert chain.log_bloom(as_tuples, hash_fn) == compute_log_bloom(logs, hash_fn)

@@ -13,6 +13,10 @@ Read in FISCO-BCOS (``libethcore/TransactionReceipt.cpp``, 2.x):
 * ``decode`` reads ``status`` as ``uint32_t``, and the logs from item 6 or 7.
 * Each log is ``LogEntry::streamRLP``: ``[address (20 bytes), [topic (32 bytes),
   ...], data]``.
+* ``bloom`` is ``eth::bloom(logs)``: each log's ``LogEntry::bloom``
+  (``libethcore/LogEntry.cpp``) shifts in ``crypto::Hash(address)`` and
+  ``crypto::Hash(topic)`` with ``shiftBloom<3>`` — the Yellow Paper's 2048-bit
+  bloom, with SM3 instead of keccak in the 国密 build (:func:`compute_log_bloom`).
 * ``TransactionReceipt::hash`` is ``crypto::Hash(receipt RLP)`` (keccak-256, SM3
   in the 国密 build); that hash is what the receipts Merkle tree commits to
   (:mod:`adapters.fisco.merkle`).
@@ -117,6 +121,21 @@ def encode_receipt(receipt: Receipt) -> bytes:
 def compute_receipt_hash(receipt: Receipt | bytes, hash_fn: HashFn) -> bytes:
     """``TransactionReceipt::hash``: Hash of the receipt RLP (bytes are hashed as given)."""
     return hash_fn(receipt if isinstance(receipt, bytes) else encode_receipt(receipt))
+
+
+def compute_log_bloom(logs: tuple[LogEntry, ...], hash_fn: HashFn) -> bytes:
+    """The 256-byte bloom of ``logs``: 3 bits per address and topic (``shiftBloom<3>``).
+
+    Each bit index is the low 11 bits of byte pairs (0,1), (2,3), (4,5) of
+    ``Hash(value)``, counted from the least significant bit of the big-endian bloom.
+    """
+    bits = 0
+    for log in logs:
+        for value in (log.address, *log.topics):
+            digest = hash_fn(value)
+            for i in (0, 2, 4):
+                bits |= 1 << (((digest[i] << 8) | digest[i + 1]) & 2047)
+    return bits.to_bytes(256, "big")
 
 
 def _decode_log(item: Any, i: int) -> LogEntry:

@@ -124,6 +124,17 @@ def encode_receipt(
     return bytes(rlp.encode(fields))
 
 
+def log_bloom(logs: Sequence[tuple[bytes, Sequence[bytes], bytes]], hash_fn: Hash) -> bytes:
+    """The receipt bloom (``LogEntry::bloom``: 3 bits of ``Hash`` per address and topic)."""
+    bits = 0
+    for address, topics, _ in logs:
+        for value in (address, *topics):
+            digest = hash_fn(value)
+            for i in (0, 2, 4):
+                bits |= 1 << (((digest[i] << 8) | digest[i + 1]) & 2047)
+    return bits.to_bytes(256, "big")
+
+
 def leaves(item_hashes: Sequence[bytes]) -> list[bytes]:
     """Leaf ``i`` = ``rlp(i) ‖ hash_i``."""
     return [bytes(rlp.encode(i)) + bytes(h) for i, h in enumerate(item_hashes)]
