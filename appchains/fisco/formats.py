@@ -17,7 +17,11 @@ not import). Sources, read in FISCO-BCOS (2.x) — details in ``docs/fisco.md``:
   ``Hash(top)``; proofs as ``{"left", "right"}`` levels, leaf first, an empty
   level last).
 
-``crypto::Hash`` is keccak-256, or SM3 in the 国密 build. Pure: no I/O.
+``crypto::Hash`` is keccak-256, or SM3 in the 国密 build. A block's committed
+receipts all carry the block's final stateRoot and a *cumulative* gasUsed
+(``libblockverifier/BlockVerifier.cpp`` ``executeBlock``:
+``setStateRootToAllReceipt``, ``updateSequenceReceiptGas``): the dev chain passes
+those values to :func:`encode_receipt`. Pure: no I/O.
 """
 
 from __future__ import annotations
