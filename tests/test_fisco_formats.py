@@ -7,7 +7,12 @@ tampered-proof corpus, in both hash modes (keccak-256 and SM3).
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 import rlp
@@ -42,6 +47,7 @@ from adapters.fisco.receipt import (
     LogEntry,
     Receipt,
     compute_log_bloom,
+    compute_receipt_hash,
     decode_receipt,
     encode_receipt,
 )
@@ -744,8 +750,6 @@ def test_pbft_quorum_is_2f_plus_1_and_refuses_empty_groups() -> None:
 
 
 def test_every_code_has_a_row_in_docs_fisco_md() -> None:
-    from pathlib import Path
-
     page = (Path(__file__).resolve().parents[1] / "docs" / "fisco.md").read_text()
     for code in FiscoCode:
         assert f"| {int(code)} | {code.name} |" in page, code.name
@@ -867,3 +871,67 @@ def test_log_bloom_is_the_yellow_paper_bloom_in_keccak_mode() -> None:
     for hash_fn in (keccak256, sm3):
         as_tuples = [(x.address, x.topics, x.data) for x in logs]
         assert chain.log_bloom(as_tuples, hash_fn) == compute_log_bloom(logs, hash_fn)
+
+
+# --- the on-disk corpus (tests/vectors/fisco/, written by the chain side) -------------
+
+VECTORS = Path(__file__).resolve().parent / "vectors" / "fisco"
+FORMATS = json.loads((VECTORS / "formats.json").read_text())
+MERKLE_BAD = json.loads((VECTORS / "merkle_bad.json").read_text())
+
+
+@pytest.mark.parametrize("case", FORMATS["headers"], ids=lambda c: c["name"])
+def test_header_vectors(case: dict[str, Any]) -> None:
+    hash_fn = hash_fn_for(case["mode"])
+    header = decode_header(h(case["rlp"]))
+    assert compute_block_hash(header, hash_fn) == h(case["block_hash"])
+    fields = case["fields"]
+    assert header.number == fields["number"] and header.sealer == fields["sealer"]
+    assert header.receipts_root == h(fields["receipts_root"])
+    assert [x.hex() for x in header.sealer_list] == [x[2:] for x in fields["sealer_list"]]
+    assert encode_header(header) == h(case["rlp"])
+
+
+@pytest.mark.parametrize("case", FORMATS["receipts"], ids=lambda c: c["name"])
+def test_receipt_vectors(case: dict[str, Any]) -> None:
+    hash_fn = hash_fn_for(case["mode"])
+    receipt = decode_receipt(h(case["rlp"]), fields=case["fields"])
+    assert (receipt.remain_gas is None) == (case["fields"] == 7)
+    assert compute_log_bloom(receipt.logs, hash_fn) == receipt.log_bloom
+    assert compute_receipt_hash(receipt, hash_fn) == h(case["hash"])
+
+
+@pytest.mark.parametrize("case", FORMATS["trees"], ids=lambda c: c["name"])
+def test_tree_vectors(case: dict[str, Any]) -> None:
+    hash_fn = hash_fn_for(case["mode"])
+    hashes = [h(x) for x in case["item_hashes"]]
+    root = compute_merkle_root(compute_leaves(hashes), hash_fn)
+    assert root == h(case["root"])
+    assert case["proofs"]
+    for entry in case["proofs"]:
+        proof = proof_from_json(entry["proof"])
+        check_indexed_proof(root, entry["index"], hashes[entry["index"]], proof, hash_fn)
+
+
+@pytest.mark.parametrize("case", MERKLE_BAD, ids=lambda c: c["name"])
+def test_bad_merkle_vectors(case: dict[str, Any]) -> None:
+    hash_fn = hash_fn_for(case["mode"])
+    with pytest.raises(ProofError) as err:
+        proof = proof_from_json(case["proof"])
+        check_indexed_proof(h(case["root"]), case["index"], h(case["item_hash"]), proof, hash_fn)
+    assert err.value.code == case["expected"]["code"]
+    assert FiscoCode(err.value.code).name == case["expected"]["name"]
+
+
+def test_corpus_covers_both_modes_and_the_named_tamperings() -> None:
+    assert {c["mode"] for c in MERKLE_BAD} == {"secp256k1", "sm"}
+    names = {c["name"].rsplit("-", 1)[0] for c in MERKLE_BAD}
+    assert set(TAMPERED) - {"level0_sibling_not_a_leaf"} == names
+
+
+def test_corpus_regenerates_identically(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(VECTORS / "generate.py"), "--out", str(tmp_path)], check=True
+    )
+    for name in ("formats.json", "merkle_bad.json"):
+        assert (tmp_path / name).read_text() == (VECTORS / name).read_text(), f"{name} is stale"
