@@ -936,3 +936,35 @@ def test_corpus_regenerates_identically(tmp_path: Path) -> None:
     )
     for name in ("formats.json", "merkle_bad.json"):
         assert (tmp_path / name).read_text() == (VECTORS / name).read_text(), f"{name} is stale"
+
+
+@MODES
+def test_identical_items_at_two_positions_still_verify(hash_fn: HashFn) -> None:
+    hashes = item_hashes(20, hash_fn)
+    hashes[7] = hashes[3]  # the same item hash twice in one group
+    leaves = compute_leaves(hashes)
+    root = compute_merkle_root(leaves, hash_fn)
+    for i in (3, 7):
+        check_indexed_proof(root, i, hashes[i], build_merkle_proof(leaves, i, hash_fn), hash_fn)
+
+
+@MODES
+def test_index_is_bound_by_the_checks_not_by_the_fold(hash_fn: HashFn) -> None:
+    # Leaf 306 is 0x820132 ‖ h. Re-cut so that the claimed leaf is 50's encoding
+    # (0x32 ‖ h): the bytes hashed at level 0 are the same, so the fold still
+    # reaches the root, but the checks refuse it.
+    hashes = item_hashes(310, hash_fn)
+    leaves = compute_leaves(hashes)
+    root = compute_merkle_root(leaves, hash_fn)
+    proof = build_merkle_proof(leaves, 306, hash_fn)
+    assert leaves[306][:3] == b"\x82\x01\x32"
+    level0 = proof[0]
+    recut = (
+        ProofLevel((*level0.left[:-1], level0.left[-1] + b"\x82\x01"), level0.right),
+        *proof[1:],
+    )
+    fake_leaf = compute_leaf(50, hashes[306])
+    assert verify_merkle_proof(root, fake_leaf, recut, hash_fn)  # the fold alone is fooled
+    with pytest.raises(ProofError) as err:
+        check_indexed_proof(root, 50, hashes[306], recut, hash_fn)
+    assert err.value.code == FiscoCode.MERKLE_PROOF_MALFORMED

@@ -203,7 +203,16 @@ def check_indexed_proof(
     The item is given by its hash (receipt: ``Hash(receipt RLP)``). Checks, in this
     order, each with its code: the proof's shape; a root level last; no empty level
     above the top group; the level-0 siblings in order; the proven position equal
-    to ``index``; the item not a sibling; finally the fold equal to ``root``.
+    to ``index``; the fold equal to ``root`` (when it is not, the item found among
+    the siblings is reported as ``MERKLE_ITEM_AT_OTHER_INDEX``).
+
+    The fold alone (:func:`verify_merkle_proof`) shows the leaf's *bytes* are in
+    the tree; it is these checks that bind the index. Level-0 siblings have
+    variable length (``rlp(j)`` is 1 to 9 bytes), so without them a proof could
+    re-cut a group's bytes: leaf 306 (``0x820132 ‖ h``) folds the same as a
+    claimed leaf 50 (``0x32 ‖ h``) whose left sibling swallowed ``0x8201``.
+    Requiring every level-0 sibling to be a whole leaf, in order, and the position
+    ``Σ len(left_k)·16**k`` to be ``index`` rules that out.
     """
     _check_shape(proof)
     last = proof[-1]
@@ -231,6 +240,9 @@ def check_indexed_proof(
             proven=proven,
             level0=level0,
         )
+    computed = compute_proof_root(compute_leaf(index, item_hash), proof, hash_fn)
+    if computed == root:
+        return
     for sibling in proof[0].left + proof[0].right:
         other, other_hash = split_leaf(sibling)  # type: ignore[misc]
         if other_hash == item_hash:
@@ -240,14 +252,12 @@ def check_indexed_proof(
                 index=index,
                 other_index=other,
             )
-    computed = compute_proof_root(compute_leaf(index, item_hash), proof, hash_fn)
-    if computed != root:
-        raise _refuse(
-            FiscoCode.MERKLE_ROOT_MISMATCH,
-            "the Merkle proof does not lead to the expected root",
-            root="0x" + root.hex(),
-            computed="0x" + computed.hex(),
-        )
+    raise _refuse(
+        FiscoCode.MERKLE_ROOT_MISMATCH,
+        "the Merkle proof does not lead to the expected root",
+        root="0x" + root.hex(),
+        computed="0x" + computed.hex(),
+    )
 
 
 def proof_from_json(value: Any) -> MerkleProof:
