@@ -927,7 +927,16 @@ def test_bad_merkle_vectors(case: dict[str, Any]) -> None:
 def test_corpus_covers_both_modes_and_the_named_tamperings() -> None:
     assert {c["mode"] for c in MERKLE_BAD} == {"secp256k1", "sm"}
     names = {c["name"].rsplit("-", 1)[0] for c in MERKLE_BAD}
-    assert set(TAMPERED) - {"level0_sibling_not_a_leaf"} == names
+    assert set(TAMPERED) - {"level0_sibling_not_a_leaf"} | {"recut_leaf_index"} == names
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in MERKLE_BAD if c["name"].startswith("recut")], ids=lambda c: c["name"]
+)
+def test_recut_vector_fools_the_bare_fold(case: dict[str, Any]) -> None:
+    hash_fn = hash_fn_for(case["mode"])
+    leaf = compute_leaf(case["index"], h(case["item_hash"]))
+    assert verify_merkle_proof(h(case["root"]), leaf, proof_from_json(case["proof"]), hash_fn)
 
 
 def test_corpus_regenerates_identically(tmp_path: Path) -> None:

@@ -209,6 +209,26 @@ def bad_proofs() -> list[dict[str, Any]]:
             [l0, {"left": [l1["left"][0][:-2]], "right": l1["right"]}, *good[2:]],
         )
         case("empty_proof", 5404, "MERKLE_PROOF_MALFORMED", [])
+        # Leaf 306 (0x820132 ‖ h) re-cut as a claimed leaf 50 (0x32 ‖ h): the left
+        # neighbour swallows 0x8201, the bytes hashed are unchanged, so a verifier
+        # that only folds accepts it; a whole-leaf check on siblings refuses it.
+        big = items(310, mode)
+        big_proof = chain.merkle_proof(big, 306, hash_fn)
+        left0 = big_proof[0]["left"]
+        out.append(
+            {
+                "name": f"recut_leaf_index-{mode}",
+                "mode": mode,
+                "root": hx(chain.merkle_root(big, hash_fn)),
+                "index": 50,
+                "item_hash": hx(big[306]),
+                "proof": [
+                    {"left": [*left0[:-1], left0[-1] + "8201"], "right": big_proof[0]["right"]},
+                    *big_proof[1:],
+                ],
+                "expected": {"code": 5404, "name": "MERKLE_PROOF_MALFORMED"},
+            }
+        )
     return out
 
 
