@@ -118,6 +118,12 @@ PURE_MODULES = [
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")
         for p in (REPO / "adapters").glob(pattern)
     ),
+    # The FISCO family's formats (header, receipt, Merkle tree, quorum) and crypto.
+    *sorted(
+        f"adapters.fisco.{p.stem}"
+        for p in (REPO / "adapters" / "fisco").glob("*.py")
+        if p.stem not in ("__init__", "errors")
+    ),
 ]
 #: What a pure module may not import itself: I/O, files, processes and the clock.
 PURE_FORBIDDEN_DIRECT = (
