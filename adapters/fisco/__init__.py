@@ -12,5 +12,7 @@ Pure modules (no I/O, no clock), read from FISCO BCOS 2.x's source (``docs/fisco
   root, proofs in the node's ``left``/``right`` shape, checks with one code each.
 * :mod:`adapters.fisco.inclusion` — a receipt proven under a block's hash.
 * :mod:`adapters.fisco.pbft` — the PBFT quorum ``n - (n - 1) // 3``.
+* :mod:`adapters.fisco.seals` — a block hash's PBFT seals (secp256k1 or SM2) checked
+  against the registered sealers, distinct sealers up to the quorum.
 * :mod:`adapters.fisco.errors` — the 54xx codes.
 """

@@ -40,3 +40,27 @@ class FiscoCode(IntEnum):
     MERKLE_ITEM_AT_OTHER_INDEX = 5409
     #: Folding the proof from the item does not end at the expected root.
     MERKLE_ROOT_MISMATCH = 5410
+    #: A seal is not a well-formed signature of the chain's mode: secp256k1
+    #: ``r‖s‖v`` is 65 bytes, ``r`` in 1..n-1, ``s`` in 1..n/2 (low s), ``v`` 0 or 1;
+    #: SM2 ``r‖s‖pub`` is 128 bytes, ``r`` and ``s`` in 1..n-1; the sealer index is
+    #: a non-negative integer.
+    SEAL_MALFORMED = 5411
+    #: A seal of the other crypto mode: a 128-byte SM2 signature on a secp256k1
+    #: chain, or a 65-byte secp256k1 signature on a 国密 chain.
+    SEAL_WRONG_MODE = 5412
+    #: A seal's sealer index is not an index into the registered sealer list.
+    SEAL_INDEX_OUT_OF_RANGE = 5413
+    #: The seal does not verify: a secp256k1 signature that recovers to no key, or
+    #: an SM2 signature that does not verify under the indexed sealer's key it
+    #: carries (a seal over another hash, or a changed ``r``/``s``).
+    SEAL_SIGNATURE_INVALID = 5414
+    #: The seal is by another registered sealer than the one its index names.
+    SEAL_SIGNER_MISMATCH = 5415
+    #: The seal is by a key that is not a registered sealer (in secp256k1 mode also
+    #: a seal over another hash: it recovers to an unrelated key).
+    SEAL_UNREGISTERED_SIGNER = 5416
+    #: Enough seals, but only when one sealer is counted more than once: the
+    #: distinct sealers are below the quorum.
+    SEAL_DUPLICATE_SEALER = 5417
+    #: Fewer distinct registered sealers signed than the PBFT quorum.
+    SEAL_BELOW_QUORUM = 5418
