@@ -191,9 +191,11 @@ def build_proposal_response_payload(
     results: bytes = b"",
     status: int = STATUS_OK,
     message: str = "",
+    chaincode_version: str = "",
 ) -> bytes:
     """The serialized ``ProposalResponsePayload`` an endorser of ``proposal`` signs: the
-    chaincode's read-write set ``results``, its event and its response."""
+    chaincode's read-write set ``results``, its event and its response. The action's
+    ``ChaincodeID`` is the chaincode's name and version, as Fabric's endorser writes it."""
     parsed = parse_proposal(proposal.SerializeToString())
     action = proposal_pb2.ChaincodeAction(
         results=results,
@@ -206,7 +208,7 @@ def build_proposal_response_payload(
         response=proposal_response_pb2.Response(
             status=status, message=message, payload=response_payload
         ),
-        chaincode_id=chaincode_pb2.ChaincodeID(name=parsed.chaincode),
+        chaincode_id=chaincode_pb2.ChaincodeID(name=parsed.chaincode, version=chaincode_version),
     )
     return proposal_response_pb2.ProposalResponsePayload(
         proposal_hash=proposal_hash(proposal), extension=action.SerializeToString()

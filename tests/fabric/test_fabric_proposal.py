@@ -111,6 +111,16 @@ def test_proposal_hash_is_get_proposal_hash1() -> None:
     assert proposal_hash(proposal(nonce=b"\x01" * 24)) != expected
 
 
+def test_proposal_hash_fabric_vector() -> None:
+    """Fabric's protoutil test: headers b"chdr" / b"shdr" and an empty
+    ChaincodeProposalPayload hash to d4c1e3ca...437b."""
+    header = common_pb2.Header(channel_header=b"chdr", signature_header=b"shdr")
+    prop = proposal_pb2.Proposal(header=header.SerializeToString(), payload=b"")
+    assert proposal_hash(prop).hex() == (
+        "d4c1e3cac2105da5fddc2cfe776d6ec28e4598cf1e6fa51122c7f70d8076437b"
+    )
+
+
 def test_proposal_round_trip() -> None:
     prop = proposal(transient={"k": b"v"})
     parsed = parse_proposal(prop.SerializeToString())
@@ -148,7 +158,7 @@ def test_proposal_refusals() -> None:
 
 def test_response_round_trip() -> None:
     prop = proposal()
-    prp = response(prop, response_payload=b"\x07", results=b"rwset")
+    prp = response(prop, response_payload=b"\x07", results=b"rwset", chaincode_version="1.0")
     parsed = parse_proposal_response_payload(prp)
     assert parsed.proposal_hash == proposal_hash(prop)
     assert parsed.event.tx_id == parse_proposal(prop.SerializeToString()).tx_id
@@ -159,7 +169,8 @@ def test_response_round_trip() -> None:
     # the bytes are Fabric's messages: decode them with the bindings directly
     msg = proposal_response_pb2.ProposalResponsePayload.FromString(prp)
     action = proposal_pb2.ChaincodeAction.FromString(msg.extension)
-    assert action.chaincode_id.name == "broker" and action.response.status == 200
+    assert (action.chaincode_id.name, action.chaincode_id.version) == ("broker", "1.0")
+    assert action.response.status == 200
     ev = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
     assert (ev.chaincode_id, ev.event_name) == ("broker", INTERCHAIN_EVENT)
     receipt = extract_broker_event(
