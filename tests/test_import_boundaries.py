@@ -113,6 +113,7 @@ PURE_MODULES = [
     "appchains.fabric.identity",
     "appchains.fabric.policy",
     "appchains.fabric.endorsement",
+    "appchains.fabric.proposal",
     *sorted(
         f"adapters.{p.parent.name}.{p.stem}"
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")

@@ -30,3 +30,22 @@ class IdentityError(FabricError):
 
 class EndorsementError(FabricError):
     """An endorsement whose endorser or signature does not verify."""
+
+
+class ProposalError(FabricError):
+    """A proposal or proposal response payload that is not the broker's well-formed message:
+    malformed or non-canonical protobuf, a missing part, the wrong header type or chaincode.
+    """
+
+
+class ChaincodeStatusError(ProposalError):
+    """A proposal response whose chaincode response status is not 200 (OK)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.chaincode_message = message
+        super().__init__(f"chaincode response status {status} (not 200): {message!r}")
+
+
+class BrokerEventError(FabricError):
+    """A broker chaincode event payload that is not the canonical encoding of its fields."""
