@@ -65,6 +65,44 @@ class SigningIdentity:
         return signature.sign(self.key, message)
 
 
+def _builder(
+    name: x509.Name,
+    issuer: x509.Name,
+    public: ec.EllipticCurvePublicKey,
+    now: int,
+    lifetime: int,
+    *,
+    is_ca: bool,
+) -> x509.CertificateBuilder:
+    """What a CA and a member certificate share: names, key, serial, validity, basic
+    constraints, and the key usage of either (a CA also enciphers keys and signs
+    certificates and CRLs; a member only signs)."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer)
+        .public_key(public)
+        .serial_number(_serial(name, public))
+        .not_valid_before(_time(now))
+        .not_valid_after(_time(now + lifetime))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=is_ca,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=is_ca,
+                crl_sign=is_ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+
+
 def create_org_ca(
     msp_id: str,
     domain: str,
@@ -82,28 +120,7 @@ def create_org_ca(
     )
     public = key.public_key()
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(_serial(name, public))
-        .not_valid_before(_time(now))
-        .not_valid_after(_time(now + lifetime))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=True,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(name, name, public, now, lifetime, is_ca=True)
         .add_extension(
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
@@ -137,28 +154,7 @@ def issue(
     public = key.public_key()
     ca_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(ca.certificate.subject)
-        .public_key(public)
-        .serial_number(_serial(name, public))
-        .not_valid_before(_time(now))
-        .not_valid_after(_time(now + lifetime))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(name, ca.certificate.subject, public, now, lifetime, is_ca=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
             critical=False,
