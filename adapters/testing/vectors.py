@@ -30,7 +30,9 @@ side, a service part ``canonical_service`` leaves as it is; every bad vector rai
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
@@ -115,6 +117,34 @@ class VectorCorpus:
     @property
     def codes(self) -> set[int]:
         return {v.code for v in self.bad if v.code is not None}
+
+
+def write_corpus_files(folder: Path, good: list[dict[str, Any]], bad: list[dict[str, Any]]) -> int:
+    """Write vectors (their JSON form) as :meth:`VectorCorpus.load` reads them:
+    ``folder/good/<name>.json`` and ``folder/bad/<name>.json``, sorted keys, replacing
+    what those folders held. Returns how many were written. Deterministic: the same
+    vectors give byte-identical files."""
+    count = 0
+    for kind, vectors in (("good", good), ("bad", bad)):
+        out = folder / kind
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.json"):
+            old.unlink()
+        for vec in vectors:
+            text = json.dumps(vec, indent=2, sort_keys=True) + "\n"
+            (out / f"{vec['name']}.json").write_text(text)
+            count += 1
+    return count
+
+
+def corpus_generator_main(
+    description: str, default_out: Path, write: Callable[[Path], int], argv: list[str] | None
+) -> None:
+    """The command line of a family's corpus generator: ``[--out DIR]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=default_out, help="folder for good/ and bad/")
+    args = parser.parse_args(argv)
+    print(f"wrote {write(args.out)} vectors to {args.out}")
 
 
 @dataclass

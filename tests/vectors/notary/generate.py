@@ -17,14 +17,13 @@ use them for anything that holds value.
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
+from adapters.testing.vectors import corpus_generator_main, write_corpus_files
 from relay.crypto import SECP256K1_N, Account, keccak
 from relay.errors import Code
 from relay.ibtp import (
@@ -257,25 +256,11 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def write_corpus(out: Path) -> int:
     good, bad = build_vectors()
-    count = 0
-    for kind, vectors in (("good", good), ("bad", bad)):
-        folder = out / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.json"):
-            old.unlink()
-        for vec in vectors:
-            text = json.dumps(vec, indent=2, sort_keys=True) + "\n"
-            (folder / f"{vec['name']}.json").write_text(text)
-            count += 1
-    return count
+    return write_corpus_files(out, good, bad)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE, help="folder for good/ and bad/")
-    args = parser.parse_args(argv)
-    n = write_corpus(args.out)
-    print(f"wrote {n} vectors to {args.out}")
+    corpus_generator_main(__doc__.split("\n\n")[0], HERE, write_corpus, argv)
 
 
 if __name__ == "__main__":
