@@ -454,26 +454,26 @@ class EvmAdapter:
                 calls.append((i, data))
         if calls:
             receipts = await self._send_all([data for _, data in calls])
-            failed = [i for (i, _), ok in zip(calls, receipts, strict=True) if not ok]
+            failed = [(i, data) for (i, data), ok in zip(calls, receipts, strict=True) if not ok]
             for i, _ in calls:
                 outcomes[i] = DeliveryOutcome.EXECUTED
             refused: dict[int, str] = {}
-            for i in failed:
+            for i, data in failed:
                 d = deliveries[i]
                 # A reverted delivery is fine only if the broker already has it.
-                if d.ibtp.type == IBTPType.INTERCHAIN:
-                    if (await self.counters(d.ibtp.src, d.ibtp.dst)).inbound >= d.ibtp.index:
-                        outcomes[i] = DeliveryOutcome.ALREADY_DONE
-                        continue
-                    data = self._invoke_interchain_data(d)
-                else:
-                    data = self._invoke_receipt_data(d)
-                    if await self._already_applied(data):
-                        outcomes[i] = DeliveryOutcome.ALREADY_DONE
-                        continue
+                is_request = d.ibtp.type == IBTPType.INTERCHAIN
+                if is_request and (
+                    (await self.counters(d.ibtp.src, d.ibtp.dst)).inbound >= d.ibtp.index
+                ):
+                    outcomes[i] = DeliveryOutcome.ALREADY_DONE
+                    continue
+                revert = await self._dry_run(data)  # one eth_call: done already, or why not
+                if not is_request and _is_already_applied(revert):
+                    outcomes[i] = DeliveryOutcome.ALREADY_DONE
+                    continue
                 refused[i] = (
                     f"broker reverted delivery #{d.seq} ({d.ibtp.id}, {d.ibtp.type.name}): "
-                    f"{await self._revert_of(data)}"
+                    f"{_revert_text(revert)}"
                 )
             if refused:
                 raise DeliveryRefused(refused, len(deliveries))
@@ -491,13 +491,6 @@ class EvmAdapter:
             return exc
         return None
 
-    async def _revert_of(self, data: bytes) -> str:
-        """The broker's revert reason for ``data`` now, for the operator."""
-        exc = await self._dry_run(data)
-        if exc is None:
-            return "reverted when mined (it passes eth_call now: it may succeed on a retry)"
-        return _revert_reason(exc.details.get("data")) or exc.message
-
     def _invoke_interchain_data(self, d: Delivery) -> bytes:
         ib = d.ibtp
         return SEL_INVOKE_INTERCHAIN + abi_encode(
@@ -514,11 +507,7 @@ class EvmAdapter:
         )
 
     async def _already_applied(self, data: bytes) -> bool:
-        exc = await self._dry_run(data)
-        if exc is None:
-            return False
-        text = f"{exc.message} {_revert_reason(exc.details.get('data'))}"
-        return any(a in text for a in _ALREADY)
+        return _is_already_applied(await self._dry_run(data))
 
     async def _send_all(self, datas: list[bytes]) -> list[bool]:
         outcomes = await self.sender.send_many([(self.config.broker, d) for d in datas])
@@ -630,6 +619,21 @@ def _position_in_receipt(lg: dict[str, Any], receipts: list[dict[str, Any]], tx_
 def _kind(t: IBTPType) -> str:
     """Receipts of either outcome share one slot: a broker emits one receipt per index."""
     return {IBTPType.INTERCHAIN: "req", IBTPType.RECEIPT_ROLLBACK: "ack"}.get(t, "rcpt")
+
+
+def _is_already_applied(revert: RpcError | None) -> bool:
+    """Whether a dry run's revert says the broker has this delivery already."""
+    if revert is None:
+        return False
+    text = f"{revert.message} {_revert_reason(revert.details.get('data'))}"
+    return any(a in text for a in _ALREADY)
+
+
+def _revert_text(revert: RpcError | None) -> str:
+    """The broker's revert reason from a dry run, for the operator."""
+    if revert is None:
+        return "reverted when mined (it passes eth_call now: it may succeed on a retry)"
+    return _revert_reason(revert.details.get("data")) or revert.message
 
 
 def _revert_reason(data: Any) -> str:
