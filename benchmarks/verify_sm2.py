@@ -36,7 +36,7 @@ from typing import Any
 import coincurve
 import gmssl_pyx
 
-from adapters.fisco.smcrypto import sm2_keypair, sm2_sign, sm2_verify, sm3
+from adapters.fisco.smcrypto import DEFAULT_ID, encode_der, sm2_keypair, sm2_sign, sm2_verify, sm3
 
 SEALERS = 4
 
@@ -56,16 +56,6 @@ def _interleaved_us(runs: dict[str, Callable[[], int]], reps: int) -> dict[str, 
     return samples
 
 
-def _der(rs: bytes) -> bytes:
-    def integer(value: bytes) -> bytes:
-        body = value.lstrip(b"\x00") or b"\x00"
-        body = b"\x00" + body if body[0] & 0x80 else body
-        return b"\x02" + bytes([len(body)]) + body
-
-    body = integer(rs[:32]) + integer(rs[32:])
-    return b"\x30" + bytes([len(body)]) + body
-
-
 def run_benchmark(sigs: int, reps: int, ref_sigs: int) -> dict[str, Any]:
     keys = [sm2_keypair() for _ in range(SEALERS)]
     seals = []
@@ -73,7 +63,7 @@ def run_benchmark(sigs: int, reps: int, ref_sigs: int) -> dict[str, Any]:
         private_key, pub = keys[i % SEALERS]
         header_hash = sm3(b"bench header %d" % i)
         seals.append((pub, header_hash, sm2_sign(private_key, pub, header_hash)))
-    der_seals = [(pub, h, _der(sig)) for pub, h, sig in seals]
+    der_seals = [(pub, h, encode_der(sig)) for pub, h, sig in seals]
 
     def ours() -> int:
         for pub, header_hash, sig in seals:
@@ -84,7 +74,7 @@ def run_benchmark(sigs: int, reps: int, ref_sigs: int) -> dict[str, Any]:
     def raw() -> int:
         verify = gmssl_pyx.sm2_verify
         for pub, header_hash, der in der_seals:
-            if not verify(pub, header_hash, der, b"1234567812345678"):
+            if not verify(pub, header_hash, der, DEFAULT_ID):
                 raise AssertionError("a valid seal did not verify")
         return len(der_seals)
 

@@ -56,10 +56,9 @@ from adapters.fisco.hashing import CryptoMode
 from adapters.fisco.header import NODE_ID_SIZE
 from adapters.fisco.pbft import compute_pbft_quorum
 from adapters.fisco.smcrypto import SM2_N, verify_fisco_sm2_signature
+from relay.crypto import SECP256K1_N
 from relay.errors import ProofError
 
-#: secp256k1 group order.
-SECP256K1_N = 0xFFFFFFFF_FFFFFFFF_FFFFFFFF_FFFFFFFE_BAAEDCE6_AF48A03B_BFD25E8C_D0364141
 SECP_SEAL_SIZE = 65
 SM2_SEAL_SIZE = 128
 #: ``(sealer index, signature bytes)``, as in ``Block::sigList``.

@@ -107,7 +107,8 @@ def _der_int(value: bytes) -> bytes:
     return b"\x02" + bytes([len(body)]) + body
 
 
-def _encode_der(rs: bytes) -> bytes:
+def encode_der(rs: bytes) -> bytes:
+    """r ‖ s (32 bytes each) as the DER SEQUENCE of two INTEGERs the C library takes."""
     body = _der_int(rs[:32]) + _der_int(rs[32:])
     return b"\x30" + bytes([len(body)]) + body
 
@@ -156,7 +157,7 @@ def sm2_verify(pub: bytes, message: bytes, signature: bytes, user_id: bytes = DE
         return False
     try:
         return bool(
-            gmssl_pyx.sm2_verify(bytes(pub), bytes(message), _encode_der(signature), bytes(user_id))
+            gmssl_pyx.sm2_verify(bytes(pub), bytes(message), encode_der(signature), bytes(user_id))
         )
     except gmssl_pyx.GmsslInnerError:  # InvalidValueError is a subclass
         return False

@@ -389,8 +389,7 @@ def decode_event(event_name: str, payload: bytes) -> InterchainEvent | ReceiptEv
             result=_hex(obj["result"], "result"),
             payload_hash=_hex(obj["payloadHash"], "payloadHash"),
         )
-    _check_event(event)
-    if encode_event(event) != payload:
+    if encode_event(event) != payload:  # encode_event checks the fields first
         raise BrokerEventError(f"{event_name} payload is not in canonical form")
     return event
 
