@@ -54,20 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     from appchains.evm.devchain import __main__ as devchain_main
     from relay.logs import setup_logging
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    base = None
-    if "--config" in argv:
-        i = argv.index("--config")
-        if i + 1 >= len(argv):
-            print("error [6006]: --config needs a FILE", file=sys.stderr)
-            return 2
-        try:
-            base = load_devchain_config(Path(argv[i + 1]), check=False)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(f"error [{exc.code}]: {problem}", file=sys.stderr)
-            return 2
-        del argv[i : i + 2]
+    try:
+        argv, base = _take_config(list(sys.argv[1:] if argv is None else argv))
+    except ConfigError as exc:
+        return _print_problems(exc)
     return devchain_main.main(argv, base=base, setup_logging=setup_logging)
 
 
@@ -83,6 +73,13 @@ def _take_config(argv: list[str]) -> tuple[list[str], DevchainConfig | None]:
     return argv[:i] + argv[i + 2 :], base
 
 
+def _print_problems(exc: ConfigError) -> int:
+    """One ``error [code]: problem`` line each on stderr; the exit status 2."""
+    for problem in exc.problems:
+        print(f"error [{exc.code}]: {problem}", file=sys.stderr)
+    return 2
+
+
 def command(argv: list[str]) -> int:
     """``relayhub devchain start [--config FILE] [flags]`` (the ``relayhub.commands``
     entry point): the file is read here, through relayhub's loader, then the app
@@ -95,9 +92,7 @@ def command(argv: list[str]) -> int:
         try:
             rest, base = _take_config(argv[1:])
         except ConfigError as exc:
-            for problem in exc.problems:
-                print(f"error [{exc.code}]: {problem}", file=sys.stderr)
-            return 2
+            return _print_problems(exc)
         return cli(["start", *rest], base=base, setup_logging=setup_logging)
     return cli(argv, setup_logging=setup_logging)
 
