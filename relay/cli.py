@@ -275,6 +275,17 @@ def _tx_summary(result: Any) -> dict[str, Any]:
 # --- relay ------------------------------------------------------------------------
 
 
+def write_relay_dir(d: Path, genesis: Genesis, admin: Account, node: Account) -> None:
+    """Lay out relay directory ``d`` (it exists): ``keys/node.key`` and ``keys/admin.key``
+    (0600, in a 0700 folder), ``relay.toml`` with the defaults, then ``genesis.json``
+    last, so a directory with a genesis is complete."""
+    write_key_file(d / NODE_KEY, node)
+    write_key_file(d / ADMIN_KEY, admin)
+    (d / NODE_KEY).parent.chmod(0o700)
+    (d / CONFIG_FILE).write_text(RELAY_TOML)
+    genesis.dump(d / GENESIS_FILE)
+
+
 def cmd_relay_init(args: argparse.Namespace, out: Output) -> int:
     d = Path(args.dir)
     if d.exists() and not d.is_dir():
@@ -298,11 +309,7 @@ def cmd_relay_init(args: argparse.Namespace, out: Output) -> int:
     d.mkdir(parents=True, exist_ok=True)
     if (d / DATA_DIR).exists():
         shutil.rmtree(d / DATA_DIR)  # --force: the old ledger belongs to the old genesis
-    write_key_file(d / NODE_KEY, node)
-    write_key_file(d / ADMIN_KEY, admin)
-    (d / NODE_KEY).parent.chmod(0o700)
-    genesis.dump(d / GENESIS_FILE)
-    (d / CONFIG_FILE).write_text(RELAY_TOML)
+    write_relay_dir(d, genesis, admin, node)
     info = {
         "dir": str(d),
         "hub_id": genesis.hub_id,

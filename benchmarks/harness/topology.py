@@ -62,8 +62,14 @@ from adapters.evm.rpc import EthRpc
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.runtime import Gateway, open_gateway
 from relay.api.server import serve_api
-from relay.cli import ADMIN_KEY, CONFIG_FILE, DATA_DIR, GENESIS_FILE, NODE_KEY, RELAY_TOML
-from relay.crypto import Account, keccak, read_key_file, write_key_file
+from relay.cli import (
+    ADMIN_KEY,
+    DATA_DIR,
+    GENESIS_FILE,
+    NODE_KEY,
+    write_relay_dir,
+)
+from relay.crypto import Account, keccak, read_key_file
 from relay.errors import Code, RelayError
 from relay.genesis import Genesis
 from relay.node import Node, NodeConfig, open_node
@@ -481,11 +487,7 @@ def relay_dir(d: Path, seed: str, default_timeout_blocks: int) -> tuple[Genesis,
     validator = Account.from_key(derive_key(seed, "validator"))
     genesis = Genesis(HUB_ID, (admin.address,), (validator.address,), 1, default_timeout_blocks)
     d.mkdir(parents=True, exist_ok=True)
-    write_key_file(d / NODE_KEY, validator)
-    write_key_file(d / ADMIN_KEY, admin)
-    (d / NODE_KEY).parent.chmod(0o700)
-    (d / CONFIG_FILE).write_text(RELAY_TOML)
-    genesis.dump(d / GENESIS_FILE)  # last: a directory with a genesis is complete
+    write_relay_dir(d, genesis, admin, validator)
     return genesis, admin, validator
 
 
