@@ -55,6 +55,13 @@ def address_defect(text: object) -> str | None:
     return None
 
 
+def lower_if_address(text: str) -> str:
+    """``text`` lowercased when it is an address (``0x`` + 40 hex digits in any case),
+    else unchanged: the one spelling of an address-shaped service part, whatever the
+    chain family (other parts, a chaincode name say, may be case-sensitive)."""
+    return text.lower() if address_defect(text) is None else text
+
+
 def normalize_address(text: object) -> Address:
     """Lowercase 0x address from 20 bytes, or from ``0x`` + exactly 40 hex digits in any
     case (no whitespace, no sign, nothing else); anything else raises FIELD_TYPE."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from relay.crypto import Address, address_defect, normalize_address
+from relay.crypto import Address, lower_if_address, normalize_address
 from relay.errors import Code, ProofError, RelayError
 from relay.genesis import Genesis
 from relay.ibtp import (
@@ -398,8 +398,7 @@ class Executor:
         if rec is None:
             # A chain not registered yet has no family: the hub-wide rule, which every
             # family's spelling agrees with, is that an address is written lowercase.
-            service = entry.service.lower() if address_defect(entry.service) is None else None
-            return str(entry) if service is None else f"{entry.hub}:{entry.chain}:{service}"
+            return f"{entry.hub}:{entry.chain}:{lower_if_address(entry.service)}"
         service = self._canonical_service(rec["family"], entry.service)
         return str(ServiceID(entry.hub, entry.chain, service))
 

@@ -23,8 +23,8 @@ from relay.crypto import (
     ZERO_ADDRESS,
     Account,
     Address,
-    address_defect,
     address_from_pubkey,
+    lower_if_address,
     normalize_address,
     recover_address,
 )
@@ -88,10 +88,10 @@ class NotaryVerifier:
                 f"notary broker {broker[:60]!r}: a broker name is 1-128 characters of "
                 "A-Z a-z 0-9 _ . - (an address is 0x + 40 hex digits)",
             )
-        return Registration(parsed, _lower_if_address(broker))
+        return Registration(parsed, lower_if_address(broker))
 
     def canonical_service(self, service: str) -> str:
-        return _lower_if_address(service)
+        return lower_if_address(service)
 
     def verify(self, ctx: ChainContext, ibtp: IBTP, ibtp_hash: bytes) -> None:
         root: NotaryTrustRoot = ctx.trust_root
@@ -156,10 +156,6 @@ class NotaryVerifier:
             if who in root.keys and len(self._addresses) < self.MAX_MEMO_KEYS:
                 self._addresses[compressed] = who
         return who
-
-
-def _lower_if_address(name: str) -> str:
-    return name.lower() if address_defect(name) is None else name
 
 
 def notarize(ibtp_hash: bytes, notaries: list[Account]) -> bytes:

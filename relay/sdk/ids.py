@@ -11,11 +11,8 @@ may be case-sensitive.
 
 from __future__ import annotations
 
-import re
-
+from relay.crypto import lower_if_address
 from relay.ibtp.ids import IBTP_ID_SEP
-
-_HEX_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 
 
 def canonical_service_id(service_id: str) -> str:
@@ -24,10 +21,9 @@ def canonical_service_id(service_id: str) -> str:
     if not isinstance(service_id, str):
         raise TypeError(f"a service ID is a str 'hub:chain:service', not {type(service_id)}")
     parts = service_id.split(":")
-    if len(parts) == 3 and _HEX_ADDRESS.fullmatch(parts[2]):
-        parts[2] = parts[2].lower()
-        return ":".join(parts)
-    return service_id
+    if len(parts) != 3:
+        return service_id
+    return ":".join([*parts[:2], lower_if_address(parts[2])])
 
 
 def canonical_ibtp_id(ibtp_id: str) -> str:
