@@ -107,13 +107,11 @@ PURE_MODULES = [
     "relay.validation.base",
     "relay.validation.registry",
     "adapters.gateway.plan",
-    # the Fabric app chain's identity and endorsement core ("now" is a parameter)
-    "appchains.fabric.errors",
-    "appchains.fabric.signature",
-    "appchains.fabric.identity",
-    "appchains.fabric.policy",
-    "appchains.fabric.endorsement",
-    "appchains.fabric.proposal",
+    # the Fabric protocol core shared with the Fabric app chain ("now" is a parameter)
+    *(
+        f"adapters.fabric.{m}"
+        for m in ("signature", "identity", "policy", "endorsement", "proposal")
+    ),
     *sorted(
         f"adapters.{p.parent.name}.{p.stem}"
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")
@@ -282,6 +280,13 @@ def test_core_source_has_no_io_imports() -> None:
 # appchains/ never imports relay or adapters
 
 APPCHAIN_FORBIDDEN = ("relay", "adapters")
+#: The family protocol modules an app chain may share with its adapter: pure, and
+#: importing nothing of the relay (so an app chain never depends on the relay, even
+#: through them). The Fabric dev chain's MSP, policy and commit checks are these.
+SHARED_WITH_APPCHAINS = frozenset(
+    f"adapters.fabric.{m}"
+    for m in ("errors", "signature", "identity", "policy", "endorsement", "proposal")
+)
 
 
 def imported_modules(source: str, package: str) -> list[tuple[str, int]]:
@@ -328,7 +333,26 @@ def _is_dynamic_import(func: ast.expr) -> bool:
 
 
 def forbidden_for_appchains(imports: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    return [(m, line) for m, line in imports if m.partition(".")[0] in APPCHAIN_FORBIDDEN]
+    return [
+        (m, line)
+        for m, line in imports
+        if m.partition(".")[0] in APPCHAIN_FORBIDDEN and m not in SHARED_WITH_APPCHAINS
+    ]
+
+
+def test_shared_protocol_modules_import_nothing_of_ours_but_each_other() -> None:
+    bad = []
+    for module in sorted(SHARED_WITH_APPCHAINS):
+        path = REPO / (module.replace(".", "/") + ".py")
+        assert path.is_file(), f"{module} is listed as shared but does not exist"
+        bad += [
+            f"{path.relative_to(REPO)}:{line} imports {imported}"
+            for imported, line in file_imports(path)
+            if imported.partition(".")[0] in ("relay", "adapters", "appchains", "benchmarks")
+            and imported not in SHARED_WITH_APPCHAINS
+            and imported != "adapters.fabric"
+        ]
+    assert not bad, "a module shared with app chains must stand alone:\n" + "\n".join(bad)
 
 
 def test_appchains_never_import_relay_or_adapters() -> None:
@@ -399,7 +423,10 @@ DIRECTIONS = {
 
 def forbidden_imports(top: str, imports: list[tuple[str, int]]) -> list[tuple[str, int]]:
     banned = DIRECTIONS[top]
-    return [(m, line) for m, line in imports if m.partition(".")[0] in banned]
+    allowed = SHARED_WITH_APPCHAINS if top == "appchains" else frozenset()
+    return [
+        (m, line) for m, line in imports if m.partition(".")[0] in banned and m not in allowed
+    ]
 
 
 @pytest.mark.parametrize("top", sorted(DIRECTIONS))

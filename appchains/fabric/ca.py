@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import signature
-from .identity import NODE_OUS, serialize_identity
-from .signature import P256_ORDER
+import adapters.fabric.signature as signature
+from adapters.fabric.identity import NODE_OUS, serialize_identity
+from adapters.fabric.signature import P256_ORDER
 
 
 def key_from_seed(seed: str) -> ec.EllipticCurvePrivateKey:

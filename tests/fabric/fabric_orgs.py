@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from adapters.fabric.identity import Identity, deserialize_identity
 from appchains.fabric.ca import OrgCA, SigningIdentity, create_org_ca, issue, key_from_seed
-from appchains.fabric.identity import Identity, deserialize_identity
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
 DAY = 86400

@@ -14,18 +14,18 @@ from fabric_orgs import CAS, DAY, NOW, ORG1, ORG2, ORG3, name, raw_certificate
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import proposal_response_pb2
 
-from appchains.fabric import signature
-from appchains.fabric.ca import create_org_ca, issue, key_from_seed
-from appchains.fabric.endorsement import (
+from adapters.fabric import signature
+from adapters.fabric.endorsement import (
     endorse,
     endorsed_bytes,
     verify_endorsement,
     verify_endorsements,
 )
-from appchains.fabric.errors import EndorsementError, IdentityError, SignatureError
-from appchains.fabric.identity import deserialize_identity, node_ou_role, serialize_identity
-from appchains.fabric.policy import MSPRole, policy_from_string
-from appchains.fabric.signature import P256_HALF_ORDER, P256_ORDER
+from adapters.fabric.errors import EndorsementError, IdentityError, SignatureError
+from adapters.fabric.identity import deserialize_identity, node_ou_role, serialize_identity
+from adapters.fabric.policy import MSPRole, policy_from_string
+from adapters.fabric.signature import P256_HALF_ORDER, P256_ORDER
+from appchains.fabric.ca import create_org_ca, issue, key_from_seed
 
 KEY = key_from_seed("signature tests")
 MESSAGE = b"proposal response payload"

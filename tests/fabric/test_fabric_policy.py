@@ -15,9 +15,9 @@ from fabric_orgs import ORG1, ORG2, ORG3, identity
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import msp_principal_pb2
 
-from appchains.fabric.errors import PolicyError, PolicySyntaxError
-from appchains.fabric.identity import Identity
-from appchains.fabric.policy import (
+from adapters.fabric.errors import PolicyError, PolicySyntaxError
+from adapters.fabric.identity import Identity
+from adapters.fabric.policy import (
     Gate,
     Principal,
     Role,

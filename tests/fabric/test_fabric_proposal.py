@@ -10,13 +10,13 @@ from fabric_orgs import NOW, ORG1
 from fabric_protos.common import common_pb2
 from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2
 
-from appchains.fabric.errors import (
+from adapters.fabric.errors import (
     BrokerEventError,
     ChaincodeStatusError,
     FabricError,
     ProposalError,
 )
-from appchains.fabric.proposal import (
+from adapters.fabric.proposal import (
     INTERCHAIN_EVENT,
     RECEIPT_EVENT,
     InterchainEvent,
