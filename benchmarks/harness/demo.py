@@ -181,8 +181,9 @@ async def hostile_mint(topo: Topology) -> Outcome:
     proof is genuine, the service refuses the caller (not a counterpart), nothing is minted."""
     b = topo.chains["chainB"]
     caller = topo.caller("chainA", user=2)
+    eoa = topo.chains["chainA"].users[2].address
     supply_b = await topo.total_supply("chainB")
-    mint = abi_encode(["address", "uint256"], [caller.account.address, 500_000])
+    mint = abi_encode(["address", "uint256"], [eoa, 500_000])
     t0 = time.monotonic()
     async with topo.client() as client:
         try:
@@ -194,7 +195,7 @@ async def hostile_mint(topo: Topology) -> Outcome:
             st = await client.ibtp_status(exc.details["ibtp_id"])
             reason = str(exc.details.get("reason", "not routed"))
     minted = await topo.total_supply("chainB") - supply_b
-    minted += await topo.balance("chainB", caller.account.address)
+    minted += await topo.balance("chainB", eoa)
     return Outcome(
         "hostile mint",
         "EOA@chainA → chainB",

@@ -251,7 +251,7 @@ class ProcTopology:
                     "data_swap": DEFAULT_DATA_SWAP.lower(),
                 },
                 gateway_key=Account.from_key(derive_key(self.seed, f"gateway-{name}")),
-                users=[Account.from_key(k) for k in keys[:-1]],
+                user_keys=keys[:-1],
             )
         self.topo = Topology(self.workdir, self.relay_url, admin, setups)
         for name in self.registered:

@@ -20,7 +20,8 @@ example services. The registration goes through the family verifier's registrati
 hook (``relayhub.verifiers``) before it is sent, and the gateway's adapter comes
 from ``AdapterRegistry.create`` (``relayhub.adapters``). The workload helpers of
 :class:`Topology` (``transfer_many``, ``balance``...) drive the example services
-over Ethereum JSON-RPC: they serve EVM-family chains.
+through each family's service driver (``relayhub.drivers``,
+:mod:`benchmarks.harness.drivers`), in the chain's own client protocol.
 
 Each chain gets: a dev chain (EVM: PoA, 4 validators, 3 sealing); a relay
 registration (EVM: mode ``seal``, the chain's validator addresses as trust root)
@@ -56,11 +57,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import trio
 
 from adapters.base import AdapterRegistry
-from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
+from adapters.evm.client import EvmSender
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
 from adapters.gateway.config import GatewayConfig
 from adapters.gateway.runtime import Gateway, open_gateway
+from benchmarks.harness.drivers import ServiceDriver, open_driver
 from relay.api.server import serve_api
 from relay.cli import (
     ADMIN_KEY,
@@ -74,6 +76,7 @@ from relay.errors import Code, RelayError
 from relay.genesis import Genesis
 from relay.node import Node, NodeConfig, open_node
 from relay.sdk.aio import AsyncRelayClient
+from relay.sdk.call import SourceChain
 from relay.sdk.errors import RelayApiError
 from relay.validation.registry import VerifierRegistry
 
@@ -153,8 +156,26 @@ class ChainSetup:
     #: Example services: ``asset`` and ``data_swap`` (service parts of their IDs).
     services: dict[str, str]
     gateway_key: Account  # relay account of the gateway
-    users: list[Account] = field(default_factory=list)
+    #: The dev chain's workload user keys, in its family's own form (the driver reads them).
+    user_keys: list[str] = field(default_factory=list)
     gateway: Gateway | None = None
+    #: The family's service driver (opened with the topology).
+    driver: ServiceDriver | None = field(default=None, repr=False)
+
+    @property
+    def hub_id(self) -> str:
+        return HUB_ID
+
+    @property
+    def users(self) -> list[Any]:
+        """The workload users (objects with an ``address``); ``users[0]`` owns
+        AssetTransfer."""
+        return self.open_driver().users
+
+    def open_driver(self) -> ServiceDriver:
+        if self.driver is None:
+            self.driver = open_driver(self, self.user_keys)
+        return self.driver
 
     @property
     def broker(self) -> str:
@@ -185,7 +206,7 @@ class ChainSetup:
             adapter_config=dict(chain.adapter_config),
             services=dict(chain.services),
             gateway_key=gateway_key,
-            users=[Account.from_key(k) for k in chain.user_keys],
+            user_keys=list(chain.user_keys),
         )
 
 
@@ -202,17 +223,26 @@ class Topology:
         for rpc in self._rpcs.values():
             await rpc.aclose()
         self._rpcs.clear()
+        for c in self.chains.values():
+            if c.driver is not None:
+                await c.driver.aclose()
+                c.driver = None
+
+    def driver(self, chain: str) -> ServiceDriver:
+        return self.chains[chain].open_driver()
+
+    # --- EVM-only conveniences (tests that speak JSON-RPC to an EVM chain) -------
 
     def rpc(self, chain: str) -> EthRpc:
         if chain not in self._rpcs:
             self._rpcs[chain] = open_rpc(self.chains[chain].rpc_url)
         return self._rpcs[chain]
 
-    # --- application actions ----------------------------------------------------
-
     def sender(self, chain: str, user: int = 0) -> EvmSender:
         c = self.chains[chain]
         return EvmSender(self.rpc(chain), c.users[user])
+
+    # --- application actions, through each chain's service driver ----------------
 
     async def transfer_many(
         self,
@@ -226,68 +256,32 @@ class Topology:
     ) -> list[str]:
         """Send AssetTransfer.transfer from ``src`` to ``dst`` for each amount; return the
         IBTP IDs, in order."""
-        s, d = self.chains[src], self.chains[dst]
-        sender = self.sender(src, user)
-        to = recipient or d.users[user].address
-        calls = [
-            (
-                s.asset,
-                calldata(
-                    "transfer(string,address,uint256,uint64)",
-                    [d.service_id(d.asset), to, amount, timeout],
-                ),
-            )
-            for amount in amounts
-        ]
-        ids = []
-        for outcome in await sender.send_many(calls):
-            if not outcome.ok:
-                raise RuntimeError(f"transfer tx {outcome.tx_hash} reverted on {src}")
-            for f, t, i in interchain_events(outcome.receipt, s.broker):
-                ids.append(f"{f}~{t}~{i}")
-        return ids
+        d = self.chains[dst]
+        return await self.driver(src).transfer_many(
+            d,
+            amounts,
+            user=user,
+            timeout=timeout,
+            recipient=recipient or d.users[user].address,
+        )
 
     async def data_get(self, src: str, dst: str, key: str, *, timeout: int = 0) -> str:
-        s, d = self.chains[src], self.chains[dst]
-        outcome = await self.sender(src).send(
-            s.data_swap,
-            calldata("get(string,string,uint64)", [d.service_id(d.data_swap), key, timeout]),
-        )
-        ((f, t, i),) = interchain_events(outcome.receipt, s.broker)
-        return f"{f}~{t}~{i}"
+        return await self.driver(src).data_get(self.chains[dst], key, timeout=timeout)
 
     async def data_set(self, chain: str, key: str, value: bytes) -> None:
-        c = self.chains[chain]
-        outcome = await self.sender(chain).send(
-            c.data_swap, calldata("set(string,bytes)", [key, value])
-        )
-        if not outcome.ok:
-            raise RuntimeError(f"DataSwap.set reverted on {chain}")
+        await self.driver(chain).data_set(key, value)
 
     async def fetched(self, src: str, dst: str, key: str) -> bytes:
-        s, d = self.chains[src], self.chains[dst]
-        (value,) = await eth_view(
-            self.rpc(src),
-            s.data_swap,
-            "fetched(string,string)",
-            [d.service_id(d.data_swap), key],
-            ["bytes"],
-        )
-        return bytes(value)
+        return await self.driver(src).fetched(self.chains[dst], key)
 
     async def balance(self, chain: str, owner: str) -> int:
-        c = self.chains[chain]
-        (v,) = await eth_view(self.rpc(chain), c.asset, "balanceOf(address)", [owner], ["uint256"])
-        return int(v)
+        return await self.driver(chain).balance(owner)
 
     async def total_supply(self, chain: str) -> int:
-        c = self.chains[chain]
-        (v,) = await eth_view(self.rpc(chain), c.asset, "totalSupply()", [], ["uint256"])
-        return int(v)
+        return await self.driver(chain).total_supply()
 
-    def caller(self, chain: str, user: int = 0) -> EvmCaller:
-        c = self.chains[chain]
-        return EvmCaller(c.rpc_url, c.users[user], c.broker, HUB_ID, chain)
+    def caller(self, chain: str, user: int = 0) -> SourceChain:
+        return self.driver(chain).caller(user)
 
     def client(self, account: Account | None = None) -> AsyncRelayClient:
         return AsyncRelayClient(self.relay_url, account=account)
@@ -344,26 +338,11 @@ async def _lookup(topo: Topology, lookup: Any) -> dict[str, Any] | None:
 
 
 async def pair_asset_transfers(topo: Topology) -> None:
-    """Each chain's AssetTransfer owner (dev account 0, ``users[0]``) registers the other
-    chains' AssetTransfer as counterparts with ``setCounterpart`` transactions."""
+    """Each chain's AssetTransfer owner (``users[0]``) registers the other chains'
+    AssetTransfer as counterparts, by the chain's own transactions."""
     for c in topo.chains.values():
-        owner = topo.sender(c.name, 0)
-        (have,) = await eth_view(topo.rpc(c.name), c.asset, "owner()", [], ["address"])
-        if str(have).lower() != owner.address.lower():
-            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
-        calls = []
-        for o in topo.chains.values():
-            if o is c:
-                continue
-            sid = o.service_id(o.asset)
-            (paired,) = await eth_view(
-                topo.rpc(c.name), c.asset, "isCounterpart(string)", [sid], ["bool"]
-            )
-            if not paired:
-                calls.append((c.asset, calldata("setCounterpart(string,bool)", [sid, True])))
-        for outcome in await owner.send_many(calls):
-            if not outcome.ok:
-                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} reverted on {c.name}")
+        others = [o.service_id(o.asset) for o in topo.chains.values() if o is not c]
+        await topo.driver(c.name).pair_counterparts(others)
 
 
 @asynccontextmanager
