@@ -114,9 +114,12 @@ def signed_proposal(
         int(time.time()) if timestamp is None else timestamp,
         chaincode=chaincode,
     )
-    raw = proposal.SerializeToString()
-    signed = proposal_pb2.SignedProposal(proposal_bytes=raw, signature=identity.sign(raw))
-    return compute_tx_id(nonce, creator), signed
+    return compute_tx_id(nonce, creator), sign_proposal(identity, proposal.SerializeToString())
+
+
+def sign_proposal(identity: ClientIdentity, proposal: bytes) -> proposal_pb2.SignedProposal:
+    """A serialized ``peer.Proposal`` signed by ``identity``."""
+    return proposal_pb2.SignedProposal(proposal_bytes=proposal, signature=identity.sign(proposal))
 
 
 def sign_envelope(identity: ClientIdentity, envelope: common_pb2.Envelope) -> common_pb2.Envelope:
