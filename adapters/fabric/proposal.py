@@ -13,9 +13,10 @@ Built on Fabric's own messages (``fabric_protos``):
 * the ``peer.ProposalResponsePayload(proposal_hash, extension = ChaincodeAction(results,
   events = ChaincodeEvent, response, chaincode_id))`` an endorser signs.
 
-The broker's interchain event payloads (``InterchainEvent``, ``ReceiptEvent``: the facts
-the EVM broker logs, docs/broker.md) are canonical JSON: keys sorted, no whitespace,
-UTF-8, bytes as lowercase hex. See docs/fabric.md, "Proposal responses". Pure.
+The broker's interchain event payloads (``InterchainEvent``, ``ReceiptEvent``,
+``CallbackEvent``: the facts the EVM broker logs, docs/broker.md) are canonical JSON:
+keys sorted, no whitespace, UTF-8, bytes as lowercase hex. See docs/fabric.md, "Proposal
+responses". Pure.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from .errors import BrokerEventError, ChaincodeStatusError, ProposalError
 BROKER_CHAINCODE = "broker"
 INTERCHAIN_EVENT = "InterchainEvent"
 RECEIPT_EVENT = "ReceiptEvent"
+CALLBACK_EVENT = "CallbackEvent"
+BROKER_EVENTS = (INTERCHAIN_EVENT, RECEIPT_EVENT, CALLBACK_EVENT)
 STATUS_OK = 200  # shim.OK
 
 MAX_ARGS = 32
@@ -273,7 +276,8 @@ def extract_broker_event(data: bytes, chaincode: str = BROKER_CHAINCODE) -> Brok
     """The broker's event in a serialized ``ProposalResponsePayload``.
 
     Beyond ``parse_proposal_response_payload``'s checks: the chaincode is ``chaincode``,
-    the event name is ``InterchainEvent`` or ``ReceiptEvent``, and the response status
+    the event name is ``InterchainEvent``, ``ReceiptEvent`` or ``CallbackEvent``, and the
+    response status
     is 200 (else ``ChaincodeStatusError`` with the status and message).
     """
     parsed = parse_proposal_response_payload(data)
@@ -282,7 +286,7 @@ def extract_broker_event(data: bytes, chaincode: str = BROKER_CHAINCODE) -> Brok
     if parsed.status != STATUS_OK:
         raise ChaincodeStatusError(parsed.status, parsed.message)
     name = parsed.event.event_name
-    if name not in (INTERCHAIN_EVENT, RECEIPT_EVENT):
+    if name not in BROKER_EVENTS:
         raise ProposalError(f"event {name!r} is not a broker interchain event")
     return BrokerEvent(parsed.chaincode, name, parsed.event.payload, parsed.status)
 
@@ -316,19 +320,31 @@ class ReceiptEvent:
     payload_hash: bytes
 
 
+@dataclass(frozen=True)
+class CallbackEvent:
+    """What the broker records when it took a receipt or rollback: on the source side typ
+    1 / 2 / 3 (the callbacks ran), on the destination side typ 3 (a rollback notice)."""
+
+    from_: str
+    to: str
+    index: int
+    typ: int
+
+
+AnyBrokerEvent = InterchainEvent | ReceiptEvent | CallbackEvent
+
+
 def _canonical(obj: Mapping[str, object]) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def encode_event(event: InterchainEvent | ReceiptEvent) -> bytes:
+def encode_event(event: AnyBrokerEvent) -> bytes:
     """The event payload: canonical JSON (see the module docstring)."""
     _check_event(event)
-    obj: dict[str, object] = {
-        "from": event.from_,
-        "to": event.to,
-        "index": event.index,
-        "payloadHash": event.payload_hash.hex(),
-    }
+    obj: dict[str, object] = {"from": event.from_, "to": event.to, "index": event.index}
+    if isinstance(event, CallbackEvent):
+        return _canonical(obj | {"typ": event.typ})
+    obj["payloadHash"] = event.payload_hash.hex()
     if isinstance(event, InterchainEvent):
         obj |= {
             "func": event.func,
@@ -345,15 +361,18 @@ _INTERCHAIN_KEYS = frozenset(
     {"from", "to", "index", "func", "args", "encrypted", "timeout", "payloadHash"}
 )
 _RECEIPT_KEYS = frozenset({"from", "to", "index", "typ", "result", "payloadHash"})
+_CALLBACK_KEYS = frozenset({"from", "to", "index", "typ"})
 
 
-def decode_event(event_name: str, payload: bytes) -> InterchainEvent | ReceiptEvent:
+def decode_event(event_name: str, payload: bytes) -> AnyBrokerEvent:
     """The event named ``event_name`` from its payload; ``BrokerEventError`` unless the
     payload is exactly the canonical encoding of well-typed fields, no more, no fewer."""
     if event_name == INTERCHAIN_EVENT:
         keys = _INTERCHAIN_KEYS
     elif event_name == RECEIPT_EVENT:
         keys = _RECEIPT_KEYS
+    elif event_name == CALLBACK_EVENT:
+        keys = _CALLBACK_KEYS
     else:
         raise BrokerEventError(f"unknown broker event {event_name!r}")
     try:
@@ -365,7 +384,7 @@ def decode_event(event_name: str, payload: bytes) -> InterchainEvent | ReceiptEv
     if set(obj) != keys:
         extra, missing = sorted(set(obj) - keys), sorted(keys - set(obj))
         raise BrokerEventError(f"{event_name} fields: unexpected {extra}, missing {missing}")
-    event: InterchainEvent | ReceiptEvent
+    event: AnyBrokerEvent
     if event_name == INTERCHAIN_EVENT:
         args = obj["args"]
         if not isinstance(args, list):
@@ -379,6 +398,13 @@ def decode_event(event_name: str, payload: bytes) -> InterchainEvent | ReceiptEv
             encrypted=_bool(obj, "encrypted"),
             timeout=_uint(obj, "timeout"),
             payload_hash=_hex(obj["payloadHash"], "payloadHash"),
+        )
+    elif event_name == CALLBACK_EVENT:
+        event = CallbackEvent(
+            from_=_str(obj, "from"),
+            to=_str(obj, "to"),
+            index=_uint(obj, "index"),
+            typ=_uint(obj, "typ"),
         )
     else:
         event = ReceiptEvent(
@@ -394,11 +420,17 @@ def decode_event(event_name: str, payload: bytes) -> InterchainEvent | ReceiptEv
     return event
 
 
-def _check_event(event: InterchainEvent | ReceiptEvent) -> None:
+def _check_event(event: AnyBrokerEvent) -> None:
     if not event.from_ or not event.to:
         raise BrokerEventError("from and to must be non-empty service IDs")
     if not 1 <= event.index <= UINT64_MAX:
         raise BrokerEventError(f"index {event.index} is not in [1, 2^64 - 1]")
+    if isinstance(event, CallbackEvent):
+        if event.typ not in (1, 2, 3):
+            raise BrokerEventError(
+                f"callback typ {event.typ} is not 1 (success), 2 (failure) or 3 (rollback)"
+            )
+        return
     if len(event.payload_hash) != 32:
         raise BrokerEventError(f"payloadHash is {len(event.payload_hash)} bytes, not 32")
     if isinstance(event, InterchainEvent):

@@ -17,8 +17,10 @@ from adapters.fabric.errors import (
     ProposalError,
 )
 from adapters.fabric.proposal import (
+    CALLBACK_EVENT,
     INTERCHAIN_EVENT,
     RECEIPT_EVENT,
+    CallbackEvent,
     InterchainEvent,
     ReceiptEvent,
     build_proposal,
@@ -45,6 +47,7 @@ REQUEST = InterchainEvent(
     payload_hash=bytes(range(32)),
 )
 RECEIPT = ReceiptEvent(from_=SRC, to=DST, index=7, typ=1, result=b"ok", payload_hash=b"\xee" * 32)
+CALLBACK = CallbackEvent(from_=SRC, to=DST, index=7, typ=3)
 
 
 def proposal(**kw: object) -> proposal_pb2.Proposal:
@@ -177,6 +180,10 @@ def test_response_round_trip() -> None:
         response(event_name=RECEIPT_EVENT, event_payload=encode_event(RECEIPT))
     )
     assert decode_event(receipt.event_name, receipt.payload) == RECEIPT
+    callback = extract_broker_event(
+        response(event_name=CALLBACK_EVENT, event_payload=encode_event(CALLBACK))
+    )
+    assert decode_event(callback.event_name, callback.payload) == CALLBACK
 
 
 def test_truncated_response_refused_at_every_length() -> None:
@@ -198,7 +205,7 @@ def test_wrong_chaincode_and_status() -> None:
     with pytest.raises(ChaincodeStatusError):
         extract_broker_event(response(status=201))
     with pytest.raises(ProposalError, match="not a broker interchain event"):
-        extract_broker_event(response(event_name="CallbackEvent"))
+        extract_broker_event(response(event_name="ValueSet"))
 
 
 def rebuild(prp: bytes, edit_action: object = None, edit_prp: object = None) -> bytes:
@@ -339,13 +346,67 @@ def test_receipt_payload_refusals(typ: object) -> None:
         decode_event(RECEIPT_EVENT, json.dumps(obj, sort_keys=True, separators=(",", ":")).encode())
 
 
+def test_callback_payload_bytes() -> None:
+    assert encode_event(CALLBACK) == (
+        b'{"from":"hub1:fab1:broker.User1","index":7,"to":"hub1:evm1:0x' + b"ab" * 20 + b'",'
+        b'"typ":3}'
+    )
+    for typ in (1, 2, 3):
+        event = CallbackEvent(SRC, DST, 1, typ)
+        assert decode_event(CALLBACK_EVENT, encode_event(event)) == event
+
+
+def callback_with(**kw: object) -> bytes:
+    obj = json.loads(encode_event(CALLBACK)) | kw
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        callback_with(typ=0),
+        callback_with(typ=4),
+        callback_with(typ="3"),
+        callback_with(typ=True),
+        callback_with(typ=3.0),
+        callback_with(index=0),
+        callback_with(index="7"),
+        callback_with(index=2**64),
+        callback_with(to=""),
+        callback_with(**{"from": 7}),
+        callback_with(result=""),  # an extra field
+        callback_with(payloadHash="00" * 32),
+        json.dumps({k: v for k, v in json.loads(encode_event(CALLBACK)).items() if k != "typ"})
+        .replace(" ", "")
+        .encode(),
+        json.dumps(json.loads(encode_event(CALLBACK)), sort_keys=True).encode(),  # whitespace
+        json.dumps(
+            dict(reversed(json.loads(encode_event(CALLBACK)).items())), separators=(",", ":")
+        ).encode(),  # key order
+        encode_event(CALLBACK).replace(b'"typ":3', b'"typ":3e0'),
+        encode_event(CALLBACK).replace(b"{", b'{"typ":1,', 1),  # a duplicate key
+        encode_event(CALLBACK) + b"\n",
+        b"{}",
+        b"null",
+        b"",
+    ],
+)
+def test_callback_payload_refusals(payload: bytes) -> None:
+    with pytest.raises(BrokerEventError):
+        decode_event(CALLBACK_EVENT, payload)
+
+
 def test_event_kinds_do_not_mix() -> None:
     with pytest.raises(BrokerEventError, match="unexpected"):
         decode_event(RECEIPT_EVENT, encode_event(REQUEST))
     with pytest.raises(BrokerEventError, match="unexpected"):
         decode_event(INTERCHAIN_EVENT, encode_event(RECEIPT))
+    with pytest.raises(BrokerEventError, match="unexpected"):
+        decode_event(CALLBACK_EVENT, encode_event(RECEIPT))
+    with pytest.raises(BrokerEventError, match="unexpected"):
+        decode_event(RECEIPT_EVENT, encode_event(CALLBACK))
     with pytest.raises(BrokerEventError, match="unknown broker event"):
-        decode_event("CallbackEvent", encode_event(RECEIPT))
+        decode_event("ValueSet", encode_event(RECEIPT))
     with pytest.raises(BrokerEventError):
         encode_event(ReceiptEvent(**(RECEIPT.__dict__ | {"typ": 3})))
 
