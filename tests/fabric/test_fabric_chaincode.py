@@ -1091,3 +1091,67 @@ def test_supply_conserved_across_two_chains() -> None:
     # B's Bob received the two successful transfers: 100 + 500
     assert balance(b, bob) == 10**9 + 600 and balance(a, bob) == 10**9
     assert abi_decode(["address", "uint256"], delivered.result)[1] == 500
+
+
+# ---------------------------------------------------------------------- a client's own calls
+def last_tx(world: World) -> str:
+    """The ID the harness gave the last transaction (``tx`` + its height)."""
+    return f"tx{world.height:08d}"
+
+
+def test_a_client_emits_in_its_own_name(world: World) -> None:
+    """emitInterchain: from = hub:chain:<the creator's account>, as an EVM account's
+    emitInterchain; the index comes back in decimal."""
+    sender = full(acct(BOB))
+    out = world.invoke(
+        "broker", "emitInterchain", OTHER, "ping", hexlist([b"a", b""]), 9, creator=BOB
+    )
+    assert out.ok and out.payload == b"1"
+    assert event(out) == InterchainEvent(
+        from_=sender,
+        to=OTHER,
+        index=1,
+        func="ping",
+        args=(b"a", b""),
+        encrypted=False,
+        timeout=9,
+        payload_hash=compute_payload_hash("ping", [b"a", b""]),
+    )
+    again = world.invoke("broker", "emitInterchain", OTHER, "ping", "[]", 0, creator=BOB)
+    assert again.payload == b"2" and counters(world, sender, OTHER) == (2, 0, 0)
+    expect_refused(
+        world,
+        lambda: world.invoke("broker", "emitInterchain", ASSET, "f", "[]", 0, creator=BOB),
+        "broker: to is on this chain",
+    )
+
+
+def test_a_clients_receipts_and_rollbacks_call_no_service(world: World) -> None:
+    """The source of a client's call is an account: its receipt, failure and rollback
+    are recorded (counter, CallbackEvent) with no service to call back."""
+    sender = full(acct(BOB))
+    for _ in range(3):
+        world.invoke("broker", "emitInterchain", OTHER, "ping", "[]", 0, creator=BOB)
+    for index, typ, result, status in ((1, 1, b"pong", 1), (2, 2, b"no", 2), (3, 3, b"", 5)):
+        out = receipt(world, sender, OTHER, index, typ, result, status)
+        assert event(out) == CallbackEvent(sender, OTHER, index, typ)
+    assert counters(world, sender, OTHER) == (3, 0, 3)
+
+
+def test_message_tx_finds_each_message(world: World) -> None:
+    """messageTx(slot, from, to, index): the transaction of the request, the receipt and
+    a source rollback; empty for what the broker did not emit."""
+    index = transfer(world)
+    sent_tx = last_tx(world)
+    got = interchain(world, OTHER, ASSET, 1, "mint", [mint_arg()])
+    receipt_tx = last_tx(world)
+    assert got.ok
+    receipt(world, ASSET, OTHER, index, 3, b"", 5)
+    rollback_tx = last_tx(world)
+    assert q(world, "broker", "messageTx", "request", ASSET, OTHER, index).decode() == sent_tx
+    assert q(world, "broker", "messageTx", "receipt", OTHER, ASSET, 1).decode() == receipt_tx
+    assert q(world, "broker", "messageTx", "rollback", ASSET, OTHER, index).decode() == rollback_tx
+    assert q(world, "broker", "messageTx", "receipt", ASSET, OTHER, index) == b""
+    assert len({sent_tx, receipt_tx, rollback_tx}) == 3
+    out = world.invoke("broker", "messageTx", "other", ASSET, OTHER, 1, creator=ALICE)
+    assert not out.ok and out.message == "broker: slot is request, receipt or rollback"

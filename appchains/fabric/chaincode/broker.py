@@ -55,7 +55,9 @@ from .codec import (
     SERVICE_INTERFACE,
     Handler,
     Refused,
+    Request,
     ServiceAnswer,
+    account_of,
     arity,
     bytes_list_arg,
     canonical_json,
@@ -123,6 +125,19 @@ def _status_matches(typ: int, status: int) -> bool:
     return status in (STATUS_BEGIN_ROLLBACK, STATUS_BEGIN_FAILURE)
 
 
+#: The message slot of each broker event (``messageTx``).
+_SLOTS = {INTERCHAIN_EVENT: "request", RECEIPT_EVENT: "receipt", CALLBACK_EVENT: "rollback"}
+
+
+def is_account_name(name: str) -> bool:
+    """Whether a service part is a client account (``0x`` + 40 lowercase hex), the
+    ``from`` of a client's own ``emitInterchain``: never a chaincode name here (the dev
+    chain refuses to install a chaincode so named)."""
+    return (
+        len(name) == 42 and name.startswith("0x") and all(c in "0123456789abcdef" for c in name[2:])
+    )
+
+
 class BrokerChaincode:
     """The broker of one chain: hub and chain IDs, relay validators (20-byte addresses)
     and threshold are its deployment parameters (the Solidity constructor's)."""
@@ -161,6 +176,7 @@ class BrokerChaincode:
         self.threshold = threshold
         self.handlers: dict[str, Handler] = {
             "invokeService": self.invoke_service,
+            "emitInterchain": self.emit_interchain,
             "invokeInterchain": self.invoke_interchain,
             "invokeReceipt": self.invoke_receipt,
             "outCounter": self.out_counter,
@@ -169,6 +185,7 @@ class BrokerChaincode:
             "outMessage": self.out_message,
             "receiptMessage": self.receipt_message,
             "relayValidators": self.relay_validators,
+            "messageTx": self.message_tx,
         }
 
     def invoke(self, stub: Stub) -> Response:
@@ -237,6 +254,11 @@ class BrokerChaincode:
         except BrokerEventError as exc:  # only for fields no relay proof carries
             raise Refused(f"broker: {exc}") from None
         stub.set_event(name, payload)
+        # Where each message of an index is, for a gateway's refetch (messageTx).
+        if not isinstance(event, CallbackEvent) or event.typ == TYPE_RECEIPT_ROLLBACK:
+            slot = _SLOTS[name]
+            key = state_key("tx", slot, event.from_, event.to, str(event.index))
+            stub.put_state(key, stub.get_tx_id().encode())
 
     # ------------------------------------------------------------------ sending
     def invoke_service(self, stub: Stub, args: Sequence[bytes]) -> bytes:
@@ -290,6 +312,22 @@ class BrokerChaincode:
             payload_hash=compute_payload_hash(func, args),
         )
         self._emit(stub, INTERCHAIN_EVENT, event)
+
+    def emit_interchain(self, stub: Stub, args: Sequence[bytes]) -> bytes:
+        """``emitInterchain(to, func, args, timeout)``: a client sends an interchain call
+        in its own name, ``from`` = ``hubId:chainId:<its account>`` (the EVM broker's
+        ``emitInterchain`` from an account). Returns the index, in decimal."""
+        arity(args, 4, P)
+        self._only_clients(stub)
+        dst = text_arg(args[0], "to", P)
+        func = text_arg(args[1], "func", P)
+        call_args = bytes_list_arg(args[2], "args", P)
+        timeout = uint_arg(args[3], "timeout", P)
+        account = "0x" + account_of(stub.get_creator()).hex()
+        index = load_uint(stub, state_key("out", self.full_id(account), dst)) + 1
+        request = Request(to=dst, func=func, args=tuple(call_args), timeout=timeout, index=index)
+        self._emit_interchain(stub, account, ServiceAnswer(request=request))
+        return encode_uint(index)
 
     # ------------------------------------------------------------------ receiving
     def invoke_interchain(self, stub: Stub, args: Sequence[bytes]) -> bytes:
@@ -374,8 +412,11 @@ class BrokerChaincode:
             done = state_key("done", src, dst, str(index))
             require(stub.get_state(done) is None, f"{P}: receipt already processed")
             stub.put_state(done, b"1")
-            # Callback failures fail the whole receipt (it can be delivered again).
-            if typ in (TYPE_RECEIPT_SUCCESS, TYPE_RECEIPT_FAILURE):
+            # Callback failures fail the whole receipt (it can be delivered again). A
+            # client's own call (emitInterchain) has no service to call back, as an EVM
+            # account without code: its receipt is recorded all the same.
+            service = not is_account_name(source)
+            if service and typ in (TYPE_RECEIPT_SUCCESS, TYPE_RECEIPT_FAILURE):
                 self._call(
                     stub,
                     source,
@@ -385,7 +426,7 @@ class BrokerChaincode:
                     encode_bool(typ == TYPE_RECEIPT_SUCCESS),
                     result,
                 )
-            if typ in (TYPE_RECEIPT_FAILURE, TYPE_RECEIPT_ROLLBACK):
+            if service and typ in (TYPE_RECEIPT_FAILURE, TYPE_RECEIPT_ROLLBACK):
                 self._call(stub, source, b"onRollback", dst.encode(), encode_uint(index))
             cb_key = state_key("cb", src, dst)
             store_uint(stub, cb_key, load_uint(stub, cb_key) + 1)
@@ -452,6 +493,17 @@ class BrokerChaincode:
         src, dst, index = self._pair_index(args)
         stored = load_json(stub, state_key("rcpt", src, dst, str(index)))
         return canonical_json(stored or {"typ": 0, "result": ""})
+
+    def message_tx(self, stub: Stub, args: Sequence[bytes]) -> bytes:
+        """``messageTx(slot, from, to, index)``: the ID of the transaction whose event is
+        the broker's ``slot`` message for the index — ``request`` (InterchainEvent),
+        ``receipt`` (ReceiptEvent) or ``rollback`` (CallbackEvent typ 3) — or empty.
+        A gateway proves a message again from it (``qscc GetBlockByTxID``)."""
+        arity(args, 4, P)
+        slot = text_arg(args[0], "slot", P)
+        require(slot in _SLOTS.values(), f"{P}: slot is request, receipt or rollback")
+        src, dst, index = self._pair_index(args[1:])
+        return stub.get_state(state_key("tx", slot, src, dst, str(index))) or b""
 
     def relay_validators(self, stub: Stub, args: Sequence[bytes]) -> bytes:
         """``{"threshold": uint64, "validators": ["0x…"]}``."""
