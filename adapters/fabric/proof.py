@@ -356,7 +356,7 @@ class ParsedBlock:
 
 def parse_block(data: bytes) -> ParsedBlock:
     """A ``common.Block`` with a header, data, ``metadata[SIGNATURES]`` (a ``Metadata``
-    with 1 to 32 orderer ``MetadataSignature`` s, each with a ``SignatureHeader``) and
+    with at most 32 orderer ``MetadataSignature`` s, each with a ``SignatureHeader``) and
     ``metadata[TRANSACTIONS_FILTER]`` holding one byte per transaction
     (BLOCK_MALFORMED)."""
     bad = FabricCode.BLOCK_MALFORMED
@@ -371,10 +371,10 @@ def parse_block(data: bytes) -> ParsedBlock:
             "TRANSACTIONS_FILTER (2) are needed: attest the block as the peer stores it",
         )
     metadata = parse_message(common_pb2.Metadata, entries[_SIGNATURES], bad, "metadata[SIGNATURES]")
-    if not 1 <= len(metadata.signatures) <= MAX_ORDERER_SIGNATURES:
+    if len(metadata.signatures) > MAX_ORDERER_SIGNATURES:
         raise FabricProofError(
             bad,
-            f"the block carries {len(metadata.signatures)} orderer signatures; 1 to "
+            f"the block carries {len(metadata.signatures)} orderer signatures; at most "
             f"{MAX_ORDERER_SIGNATURES} are allowed",
         )
     signatures = []

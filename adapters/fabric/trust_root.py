@@ -83,6 +83,7 @@ class FabricTrustRoot:
     chaincode: str
     cas: Mapping[str, x509.Certificate]  #: MSP ID -> root CA
     ca_pems: Mapping[str, str]
+    ca_ders: Mapping[str, bytes]  #: MSP ID -> the CA's DER (keys the verifier's memo)
     endorsement_policy: str
     endorsement_envelope: policies_pb2.SignaturePolicyEnvelope
     attestation_policy: str
@@ -148,9 +149,7 @@ def _check_ca(msp_id: str, ca: x509.Certificate) -> None:
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         _bad(f"{what}: the CA's key is not ECDSA P-256 (Fabric's default MSP)")
     if not _is_ca(ca):
-        _bad(
-            f"{what}: not a CA certificate (basicConstraints CA:TRUE); give the org's root CA"
-        )
+        _bad(f"{what}: not a CA certificate (basicConstraints CA:TRUE); give the org's root CA")
     if ca.issuer != ca.subject:
         _bad(f"{what}: not a self-signed root CA; give the org's root CA certificate (cacerts)")
     try:
@@ -251,7 +250,9 @@ def parse_trust_root(raw: Any) -> FabricTrustRoot:
     endorsement = _parse_policy(
         raw["endorsement_policy"], "endorsement_policy", cas, peers_only=False
     )
-    attestation_text = raw.get("attestation_policy", raw["endorsement_policy"])
+    attestation_text = raw[
+        "attestation_policy" if "attestation_policy" in raw else "endorsement_policy"
+    ]
     attestation = _parse_policy(attestation_text, "attestation_policy", cas, peers_only=True)
     orderers_raw = raw["orderers"]
     if not isinstance(orderers_raw, list | tuple) or not 1 <= len(orderers_raw) <= MAX_ORDERERS:
@@ -272,6 +273,7 @@ def parse_trust_root(raw: Any) -> FabricTrustRoot:
         chaincode=chaincode,
         cas=cas,
         ca_pems=pems,
+        ca_ders={m: c.public_bytes(serialization.Encoding.DER) for m, c in cas.items()},
         endorsement_policy=raw["endorsement_policy"],
         endorsement_envelope=endorsement_envelope,
         attestation_policy=attestation_text,
