@@ -46,6 +46,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
 from fabric_protos.common import policies_pb2
 from fabric_protos.msp import identities_pb2
 from fabric_protos.peer import transaction_pb2
@@ -578,6 +579,13 @@ def _identity_failure(
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
         _fail(FabricCode.IDENTITY_MALFORMED, f"{what}: id_bytes is not a PEM certificate")
+    try:  # cryptography decodes lazily: every part the checks below read
+        key = cert.public_key()
+        is_ca = _is_ca(cert)
+        _ = (cert.subject, cert.issuer, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    except ValueError as err:
+        _fail(FabricCode.IDENTITY_MALFORMED, f"{what}: the certificate does not decode: {err}")
     if cert.issuer == cert.subject:
         _fail(FabricCode.CERT_SELF_SIGNED, f"{what}: a self-signed certificate is not an identity")
     if cert.issuer != ca.subject:
@@ -586,8 +594,7 @@ def _identity_failure(
             f"{what}: the certificate is issued by {cert.issuer.rfc4514_string()[:120]!r}, not "
             "by its MSP's registered CA",
         )
-    key = cert.public_key()
-    if _is_ca(cert) or not (
+    if is_ca or not (
         isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
     ):
         _fail(FabricCode.CERT_NOT_MEMBER, f"{what}: {exc}")
