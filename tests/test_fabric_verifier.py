@@ -388,3 +388,15 @@ def test_derive_refusals(tmp_path: Path) -> None:
     with pytest.raises(RelayError) as err:
         derive_trust_root(str(good), threshold=2)
     assert err.value.code == Code.BAD_TRUST_ROOT
+
+
+def test_orderer_matched_by_certificate_not_pem_spelling() -> None:
+    """The orderer's SerializedIdentity may spell its PEM otherwise (Fabric copies the
+    signcert file as it is): it is the certificate that is registered."""
+    respelled = replace(GEN.ORDERER, id_bytes=GEN.pem(GEN.ORDERER.cert) + b"\n")
+    assert respelled.serialized != GEN.ORDERER.serialized
+    block = GEN.Block(21, [GEN.broker_tx(GEN.IB_2).envelope()], orderers=(respelled,))
+    ibtp = replace(GEN.IB_2, proof=GEN.make_proof(block, 0))
+    from relay.ibtp import compute_ibtp_hash
+
+    FabricVerifier().verify(_ctx(), ibtp, compute_ibtp_hash(ibtp))

@@ -91,6 +91,9 @@ class FabricTrustRoot:
     orderers: tuple[Orderer, ...]
     orderer_threshold: int
     identity: bytes
+    #: (MSP ID, SHA-256 of the certificate's DER) of each orderer: a block signer is
+    #: matched by certificate, whatever the PEM spelling its SerializedIdentity carries
+    orderer_ids: frozenset[tuple[str, bytes]] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical registration form (defaults written out)."""
@@ -283,7 +286,11 @@ def parse_trust_root(raw: Any) -> FabricTrustRoot:
         identity=b"",
     )
     digest = hashlib.sha256(b"relayhub.fabric-trust-root.v1" + canonical_packb(root.to_dict()))
-    return replace(root, identity=digest.digest())
+    ids = frozenset(
+        (o.msp_id, hashlib.sha256(o.certificate.public_bytes(serialization.Encoding.DER)).digest())
+        for o in orderers
+    )
+    return replace(root, identity=digest.digest(), orderer_ids=ids)
 
 
 def canonical_service(service: str) -> str:

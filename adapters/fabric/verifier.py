@@ -301,26 +301,24 @@ class FabricVerifier:
 
     def _check_orderers(self, tr: FabricTrustRoot, block: ParsedBlock, now: int) -> None:
         header = block.header_bytes
-        registered = {o.serialized: o for o in tr.orderers}
-        signers: set[bytes] = set()
+        signers: set[tuple[str, bytes]] = set()
         for i, sig in enumerate(block.signatures):
-            if sig.creator not in registered:
-                who = _describe(sig.creator)
+            what = f"block signature {i}"
+            chain = self._chain(tr.cas, tr.ca_ders, sig.creator, now, what)
+            who = (chain.identity.msp_id, chain.identity.fingerprint)
+            if who not in tr.orderer_ids:
                 _fail(
                     FabricCode.ORDERER_UNKNOWN,
-                    f"block signature {i} is by {who}, which is not a registered orderer of "
-                    f"channel {tr.channel!r}",
+                    f"{what} is by {_describe(sig.creator)}, which is not a registered orderer "
+                    f"of channel {tr.channel!r}",
                     signature_index=i,
                 )
-            self._signer(
-                tr,
-                sig.creator,
-                orderer_signed_bytes(block.signatures_value, sig.signature_header, header),
-                sig.signature,
-                now,
-                f"block signature {i}",
-            )
-            signers.add(sig.creator)
+            message = orderer_signed_bytes(block.signatures_value, sig.signature_header, header)
+            try:
+                signature.verify(chain.key, message, sig.signature)
+            except SignatureError:
+                _signature_failure(sig.signature, what)
+            signers.add(who)
         if len(signers) < tr.orderer_threshold:
             _fail(
                 FabricCode.ORDERER_BELOW_THRESHOLD,
