@@ -135,7 +135,10 @@ def deserialize_identity(
         certificate = x509.load_pem_x509_certificate(pem)
     except ValueError as exc:
         raise IdentityError(f"id_bytes is not a PEM certificate: {exc}") from None
-    verify_certificate(certificate, ca, now)
-    role = node_ou_role(certificate)
+    try:
+        verify_certificate(certificate, ca, now)
+        role = node_ou_role(certificate)
+    except ValueError as exc:  # cryptography parses lazily: a part that does not decode
+        raise IdentityError(f"the certificate does not decode: {exc}") from None
     fingerprint = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
     return Identity(sid.mspid, role, certificate, fingerprint, serialized)
