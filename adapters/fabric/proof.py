@@ -26,7 +26,6 @@ signature and judges no policy: that is :mod:`adapters.fabric.verifier`. Pure.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,14 +42,13 @@ from fabric_protos.peer import (
 from google.protobuf.message import DecodeError, Message
 
 from .codes import FabricCode, FabricProofError
-from .errors import BrokerEventError
 from .proposal import (
-    INTERCHAIN_EVENT,
-    RECEIPT_EVENT,
+    BROKER_EVENTS,
+    CALLBACK_EVENT,
     STATUS_OK,
     UINT64_MAX,
-    InterchainEvent,
-    ReceiptEvent,
+    AnyBrokerEvent,
+    CallbackEvent,
     build_proposal,
     decode_event,
     proposal_hash,
@@ -59,9 +57,6 @@ from .proposal import (
 PROOF_VERSION = 1
 QSCC = "qscc"
 GET_BLOCK_BY_NUMBER = b"GetBlockByNumber"
-CALLBACK_EVENT = "CallbackEvent"
-#: The broker events by name (docs/fabric.md §3.2).
-BROKER_EVENTS = (INTERCHAIN_EVENT, RECEIPT_EVENT, CALLBACK_EVENT)
 
 #: Limits the decoder enforces beyond the IBTP's 128 KiB proof limit.
 MAX_ATTESTATIONS = 32
@@ -532,53 +527,11 @@ def parse_action(prp_bytes: bytes) -> ParsedAction:
 
 # --------------------------------------------------------------------------- broker events
 
-
-@dataclass(frozen=True)
-class CallbackEvent:
-    """What the broker records when it rolled back a request: ``typ`` 3."""
-
-    from_: str
-    to: str
-    index: int
-    typ: int
-
-
-_CALLBACK_KEYS = frozenset({"from", "to", "index", "typ"})
-
-
-def encode_callback_event(event: CallbackEvent) -> bytes:
-    """Canonical JSON as the other broker events (docs/fabric.md §2)."""
-    obj = {"from": event.from_, "to": event.to, "index": event.index, "typ": event.typ}
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _decode_callback_event(payload: bytes) -> CallbackEvent:
-    # Local until adapters.fabric.proposal carries CallbackEvent; then delegate to it.
-    try:
-        obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BrokerEventError(f"CallbackEvent payload is not JSON: {exc}") from None
-    if not isinstance(obj, dict) or set(obj) != _CALLBACK_KEYS:
-        raise BrokerEventError(f"CallbackEvent must be an object with {sorted(_CALLBACK_KEYS)}")
-    f, t, i, typ = obj["from"], obj["to"], obj["index"], obj["typ"]
-    if not isinstance(f, str) or not isinstance(t, str) or not f or not t:
-        raise BrokerEventError("CallbackEvent from and to must be non-empty strings")
-    for key, value, low in (("index", i, 1), ("typ", typ, 0)):
-        if type(value) is not int or not low <= value <= UINT64_MAX:
-            raise BrokerEventError(f"CallbackEvent {key} is not an integer in [{low}, 2^64 - 1]")
-    event = CallbackEvent(f, t, i, typ)
-    if encode_callback_event(event) != payload:
-        raise BrokerEventError("CallbackEvent payload is not in canonical form")
-    return event
-
-
-BrokerEvent = InterchainEvent | ReceiptEvent | CallbackEvent
+BrokerEvent = AnyBrokerEvent
 
 
 def decode_broker_event(name: str, payload: bytes) -> BrokerEvent:
     """The broker event ``name`` from its canonical JSON payload (``BrokerEventError``)."""
-    if name == CALLBACK_EVENT:
-        return _decode_callback_event(payload)
     return decode_event(name, payload)
 
 
@@ -659,7 +612,6 @@ __all__ = [
     "compute_data_hash",
     "decode_broker_event",
     "decode_fabric_proof",
-    "encode_callback_event",
     "encode_fabric_proof",
     "find_tx_index",
     "orderer_signed_bytes",

@@ -50,7 +50,6 @@ from adapters.fabric.proof import (
     build_attestation_proposal,
     build_attestation_response,
     compute_data_hash,
-    encode_callback_event,
     encode_fabric_proof,
     orderer_signed_bytes,
 )
@@ -300,9 +299,7 @@ def event_of(ibtp: IBTP) -> tuple[str, bytes]:
             )
         )
     if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
-        return CALLBACK_EVENT, encode_callback_event(
-            CallbackEvent(ibtp.src, ibtp.dst, ibtp.index, 3)
-        )
+        return CALLBACK_EVENT, encode_event(CallbackEvent(ibtp.src, ibtp.dst, ibtp.index, 3))
     (result,) = p.args
     return RECEIPT_EVENT, encode_event(
         ReceiptEvent(
