@@ -112,6 +112,22 @@ PURE_MODULES = [
         f"adapters.fabric.{m}"
         for m in ("signature", "identity", "policy", "endorsement", "proposal")
     ),
+    # the Fabric dev chain's core: blocks, simulation, endorsement, commit, orderer
+    *(
+        f"appchains.fabric.{m}"
+        for m in (
+            "block",
+            "simulation",
+            "ledger",
+            "qscc",
+            "transaction",
+            "peer",
+            "commit",
+            "orderer",
+            "orgs",
+            "registry",
+        )
+    ),
     *sorted(
         f"adapters.{p.parent.name}.{p.stem}"
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")
