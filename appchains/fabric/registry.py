@@ -72,7 +72,7 @@ class ChaincodeRegistry:
     """The channel's chaincode definitions."""
 
     def __init__(self, definitions: Iterable[ChaincodeDefinition], msp_ids: Sequence[str]) -> None:
-        self.default_policy = majority_policy(msp_ids)
+        self.default_policy = format_policy(parse_policy(majority_policy(msp_ids)))
         self._defined: dict[str, Defined] = {}
         for d in definitions:
             self.define(d)
