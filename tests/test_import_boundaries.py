@@ -121,6 +121,22 @@ PURE_MODULES = [
     # the Fabric family's relay side: its codes and trust root (proof and verifier below)
     "adapters.fabric.codes",
     "adapters.fabric.trust_root",
+    # the Fabric dev chain's core: blocks, simulation, endorsement, commit, orderer
+    *(
+        f"appchains.fabric.{m}"
+        for m in (
+            "block",
+            "simulation",
+            "ledger",
+            "qscc",
+            "transaction",
+            "peer",
+            "commit",
+            "orderer",
+            "orgs",
+            "registry",
+        )
+    ),
     *sorted(
         f"adapters.{p.parent.name}.{p.stem}"
         for pattern in ("*/proof.py", "*/verifier.py", "*/errors.py", "*/mpt.py")

@@ -25,21 +25,27 @@ from benchmarks.harness.topology import (
 from relay.errors import Code, RelayError
 from relay.validation.registry import VerifierRegistry
 
+#: Families whose dev chain landed before their verifier and adapter: Fabric's chain is
+#: issue 10 part 1, its verifier and adapter part 2 (remove it from here then).
+DEV_CHAIN_ONLY = frozenset({"fabric"})
+
 
 def test_every_dev_chain_family_has_a_verifier_and_an_adapter() -> None:
     hooks = devchain_families()
     assert "evm" in hooks and isinstance(hooks["evm"], EvmDevchains)
     for family, hook in hooks.items():
         assert isinstance(hook, DevChainFamily) and hook.family == family
+        if family in DEV_CHAIN_ONLY:
+            continue
         assert family in VerifierRegistry.from_entry_points().families
         assert family in AdapterRegistry.from_entry_points().types
 
 
 async def test_a_family_without_a_hook_is_refused_before_anything_starts(tmp_path: Path) -> None:
     with pytest.raises(RelayError) as info:
-        async with open_topology(tmp_path / "t", ("chainA",), families={"chainA": "fabric"}):
-            raise AssertionError("a topology without a fabric hook started")
-    assert info.value.code == Code.CONFIG and "'fabric'" in info.value.message
+        async with open_topology(tmp_path / "t", ("chainA",), families={"chainA": "nosuch"}):
+            raise AssertionError("a topology without a hook for its family started")
+    assert info.value.code == Code.CONFIG and "'nosuch'" in info.value.message
     assert not (tmp_path / "t").exists()
 
 
