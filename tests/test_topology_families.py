@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +17,7 @@ import trio
 
 from adapters.base import AdapterRegistry
 from appchains.evm.devchain.harness import EvmDevchains
+from benchmarks.harness.drivers import DRIVERS_GROUP
 from benchmarks.harness.topology import (
     DevChain,
     DevChainFamily,
@@ -25,20 +27,15 @@ from benchmarks.harness.topology import (
 from relay.errors import Code, RelayError
 from relay.validation.registry import VerifierRegistry
 
-#: Families whose dev chain landed before their verifier and adapter: Fabric's chain is
-#: issue 10 part 1, its verifier and adapter part 2 (remove it from here then).
-DEV_CHAIN_ONLY = frozenset({"fabric"})
-
 
 def test_every_dev_chain_family_has_a_verifier_and_an_adapter() -> None:
     hooks = devchain_families()
     assert "evm" in hooks and isinstance(hooks["evm"], EvmDevchains)
     for family, hook in hooks.items():
         assert isinstance(hook, DevChainFamily) and hook.family == family
-        if family in DEV_CHAIN_ONLY:
-            continue
         assert family in VerifierRegistry.from_entry_points().families
         assert family in AdapterRegistry.from_entry_points().types
+        assert family in {ep.name for ep in entry_points(group=DRIVERS_GROUP)}
 
 
 async def test_a_family_without_a_hook_is_refused_before_anything_starts(tmp_path: Path) -> None:

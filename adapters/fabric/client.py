@@ -18,6 +18,8 @@ both chain-side codes, retried by the gateway runtime.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -32,11 +34,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.peer import peer_pb2_grpc, proposal_pb2, proposal_response_pb2
+from fabric_protos.peer import (
+    chaincode_event_pb2,
+    peer_pb2_grpc,
+    proposal_pb2,
+    proposal_response_pb2,
+)
 
 from adapters.fabric import signature
 from adapters.fabric.identity import serialize_identity
-from adapters.fabric.proposal import build_proposal, compute_tx_id
+from adapters.fabric.proof import parse_transaction
+from adapters.fabric.proposal import build_proposal, compute_tx_id, decode_event
 from relay.errors import Code, RelayError
 
 T = TypeVar("T")
@@ -253,3 +261,161 @@ class PeerClient:
         request = gateway_pb2.SignedCommitStatusRequest(request=raw, signature=identity.sign(raw))
         reply = await self._call("CommitStatus", self._gateway.CommitStatus, request, timeout)
         return int(reply.result), int(reply.block_number)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A transaction after its commit: its ID, the chaincode's answer and event as the
+    endorsers simulated them, and the commit's verdict (``peer.TxValidationCode``, 0 =
+    VALID) with its block."""
+
+    tx_id: str
+    result: bytes
+    event: tuple[str, bytes] | None
+    code: int
+    block: int
+
+    @property
+    def valid(self) -> bool:
+        return self.code == 0
+
+
+def prepared_outcome(envelope: common_pb2.Envelope) -> tuple[bytes, tuple[str, bytes] | None]:
+    """The chaincode's response payload and event in a prepared transaction (what the
+    endorsers agreed on)."""
+    tx = parse_transaction(envelope.SerializeToString())
+    prp = proposal_response_pb2.ProposalResponsePayload.FromString(tx.proposal_response_payload)
+    action = proposal_pb2.ChaincodeAction.FromString(prp.extension)
+    event = None
+    if action.events:
+        ev = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
+        event = (ev.event_name, bytes(ev.payload))
+    return bytes(action.response.payload), event
+
+
+async def submit_transaction(
+    gateway: PeerClient,
+    identity: ClientIdentity,
+    channel: str,
+    chaincode: str,
+    args: Sequence[bytes],
+    commit_timeout: float,
+    endorsing_organizations: Sequence[str] = (),
+) -> Submitted:
+    """Endorse, sign, submit and wait for the commit, as the Gateway clients'
+    ``submitAsync`` + ``getStatus`` do. A chaincode that refuses fails the Endorse call
+    (``CHAIN_RPC_ERROR``: :func:`chaincode_refusal` gives its message)."""
+    tx_id, signed = signed_proposal(identity, channel, chaincode, args)
+    prepared = await gateway.endorse(channel, tx_id, signed, endorsing_organizations)
+    result, event = prepared_outcome(prepared)
+    await gateway.submit(channel, tx_id, sign_envelope(identity, prepared))
+    code, block = await gateway.commit_status(identity, channel, tx_id, commit_timeout)
+    return Submitted(tx_id, result, event, code, block)
+
+
+def chaincode_refusal(exc: RelayError) -> str | None:
+    """The chaincode's message when a gateway call failed because the chaincode said
+    no (Fabric's gateway: each peer's "chaincode response 500, ..." in the error
+    details, or the status message); None when the peer could not be asked at all."""
+    if exc.code != Code.CHAIN_RPC_ERROR:
+        return None
+    details = exc.details or {}
+    for d in details.get("data") or []:
+        message = str(d.get("message", ""))
+        if message:
+            return message
+    message = str(details.get("rpc_message") or "")
+    return message or None
+
+
+async def evaluate_transaction(
+    gateway: PeerClient,
+    identity: ClientIdentity,
+    channel: str,
+    chaincode: str,
+    args: Sequence[bytes],
+) -> bytes:
+    """A query on one peer (``Gateway/Evaluate``): the chaincode's payload; a chaincode
+    that answers an error is ``CHAIN_RPC_ERROR`` with its status and message."""
+    tx_id, signed = signed_proposal(identity, channel, chaincode, args)
+    response = await gateway.evaluate(channel, tx_id, signed)
+    if response.status >= 400:
+        fn = args[0].decode(errors="replace") if args else ""
+        raise RelayError(
+            Code.CHAIN_RPC_ERROR,
+            f"{chaincode}.{fn} on {channel} answered {response.status}: {response.message}",
+            method=f"{chaincode}.{fn}",
+            rpc_code=response.status,
+            rpc_message=response.message,
+        )
+    return bytes(response.payload)
+
+
+class FabricCaller:
+    """Source-chain side of ``AsyncRelayClient.call`` on a Fabric chain: a client
+    identity emits through the broker (``broker.emitInterchain``), its full service ID
+    being ``hub:chain:0x<its account>`` (docs/fabric.md §3.2)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        identity: ClientIdentity,
+        channel: str,
+        hub_id: str,
+        chain_id: str,
+        broker: str = "broker",
+        commit_timeout: float = 30.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self.identity = identity
+        self.channel = channel
+        self.broker = broker
+        self.commit_timeout = commit_timeout
+        self.service_id = f"{hub_id}:{chain_id}:{account_address(identity)}"
+
+    async def emit(
+        self, dst_service: str, func: str, args: list[bytes], timeout: int
+    ) -> tuple[str, str, int]:
+        gateway = PeerClient(self.endpoint)
+        try:
+            done = await submit_transaction(
+                gateway,
+                self.identity,
+                self.channel,
+                self.broker,
+                [
+                    b"emitInterchain",
+                    dst_service.encode(),
+                    func.encode(),
+                    encode_bytes_list(args),
+                    str(timeout).encode(),
+                ],
+                self.commit_timeout,
+            )
+        except RelayError as exc:
+            reason = chaincode_refusal(exc)
+            if reason is None:
+                raise
+            raise RelayError(Code.BAD_REQUEST, f"the broker refused the call: {reason}") from None
+        finally:
+            gateway.close()
+        if not done.valid or done.event is None:
+            raise RelayError(
+                Code.BAD_REQUEST,
+                f"the call's transaction {done.tx_id} was invalidated at commit "
+                f"(code {done.code}); send it again",
+            )
+        event = decode_event(*done.event)
+        return event.from_, event.to, event.index
+
+
+def account_address(identity: ClientIdentity) -> str:
+    """A client's account on the broker set's chaincodes: ``0x`` + hex of
+    SHA-256(mspid ‖ 0x00 ‖ DER certificate)[12:] (docs/fabric.md §3.2)."""
+    der = identity.certificate.public_bytes(serialization.Encoding.DER)
+    return "0x" + hashlib.sha256(identity.msp_id.encode() + b"\x00" + der).digest()[12:].hex()
+
+
+def encode_bytes_list(items: Sequence[bytes]) -> bytes:
+    """A list of byte strings as the broker reads it: canonical JSON of lowercase hex."""
+    return json.dumps([bytes(b).hex() for b in items], separators=(",", ":")).encode()

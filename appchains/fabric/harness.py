@@ -6,21 +6,22 @@ peer) on the topology's data dir and reports, in plain data (this module imports
 neither the relay nor the adapters):
 
 * ``rpc_url``: ``grpc://host:port`` of the first org's peer (gateway, endorser, deliver);
-* ``registration``: family ``fabric``, a trust root of the orgs' and the orderer's CA
-  certificates (PEM), the channel, and the broker chaincode's endorsement policy (also
-  the attestation policy, docs/fabric.md §3.3) — provisional until the Fabric verifier
-  (issue 10 part 2) fixes its format;
-* ``adapter_config``: the gateway's ``[chain]`` table: channel, peers, the network file
-  and the first org's client identity (certificate and key files under ``crypto/``);
-* ``services``: ``asset`` and ``data_swap`` when those chaincodes are defined (the
-  broker set of ``appchains/fabric/chaincode``; none is by default);
-* ``user_keys``: empty — Fabric users are the client identities in ``crypto/``.
+* ``registration``: family ``fabric``, the trust root of docs/fabric.md §4.1 (the
+  orgs' and the orderer org's CA certificates, the orderer's certificate, the channel,
+  the broker chaincode and its endorsement policy, also the attestation policy);
+* ``adapter_config``: the gateway's ``[chain]`` table (``adapters.fabric.gateway``):
+  channel, the peer to submit through, every org's peer as an attestor, and Org1's
+  ``User1`` (certificate and key files under ``crypto/``);
+* ``services``: ``asset`` and ``data_swap`` (the broker set, ``appchains/fabric/chaincode``);
+* ``user_keys``: every client identity of the network, as JSON (``user_key``);
+  ``users[0]`` (Org1's ``User1``) owns ``asset``.
 
 The crypto material is in ``<data_dir>/crypto`` (``network.json`` names every file).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from appchains.fabric.node import FabricChain, open_fabric_chain
 #: Chaincode name -> the service name the topology knows it by.
 SERVICES = {"asset": "asset", "dataswap": "data_swap"}
 BROKER = "broker"
+#: The chaincode provider of the broker set.
+BROKER_SET = "appchains.fabric.chaincode.definitions:broker_set"
 
 
 @dataclass
@@ -56,6 +59,8 @@ def _pem(certificate: Any) -> str:
 
 
 def registration(chain: FabricChain) -> dict[str, Any]:
+    """``chain.register``'s family, trust root (docs/fabric.md §4.1: the orgs' and the
+    orderer org's CAs, the orderer, the channel, the broker and its policy) and broker."""
     setup, registry = chain.setup, chain.net.registry
     broker = registry.get(BROKER)
     policy = broker.policy if broker is not None else registry.default_policy
@@ -63,44 +68,67 @@ def registration(chain: FabricChain) -> dict[str, Any]:
         "family": "fabric",
         "trust_root": {
             "channel": setup.channel_id,
-            "orgs": [{"msp_id": o.msp_id, "ca": _pem(o.ca.certificate)} for o in setup.orgs],
-            "orderers": [
-                {"msp_id": setup.orderer_ca.msp_id, "ca": _pem(setup.orderer_ca.certificate)}
-            ],
+            "chaincode": BROKER,
+            "orgs": {
+                **{o.msp_id: _pem(o.ca.certificate) for o in setup.orgs},
+                setup.orderer_ca.msp_id: _pem(setup.orderer_ca.certificate),
+            },
             "endorsement_policy": policy,
             "attestation_policy": policy,
+            "orderers": [{"mspid": setup.orderer.msp_id, "cert": _pem(setup.orderer.certificate)}],
+            "orderer_threshold": 1,
         },
         "broker": BROKER,
     }
 
 
+def user_key(identity: Any) -> str:
+    """A client identity as the Fabric service driver reads it: JSON of its MSP ID,
+    certificate and PKCS#8 key (PEM)."""
+    key = identity.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return json.dumps(
+        {"msp_id": identity.msp_id, "cert": _pem(identity.certificate), "key": key.decode()}
+    )
+
+
 def adapter_config(name: str, chain: FabricChain) -> dict[str, Any]:
+    """The gateway's ``[chain]`` table (``adapters.fabric.gateway.FabricChainSection``):
+    submit through the first org's peer, attest with every org's peer, as Org1's
+    ``User1`` (certificate and key files under ``crypto/``, or inline PEM without a
+    data dir)."""
     org = chain.setup.orgs[0]
     base = chain.config.data_dir
-    client = base / "crypto" / org.domain / "users" / f"User1@{org.domain}" if base else None
-    return {
+    table: dict[str, Any] = {
         "type": "fabric",
         "id": name,
         "channel": chain.setup.channel_id,
+        "gateway": chain.endpoints[0],
         "peers": [
-            {"msp_id": o.msp_id, "endpoint": e}
-            for o, e in zip(chain.setup.orgs, chain.endpoints, strict=True)
+            f"{o.msp_id}@{e}" for o, e in zip(chain.setup.orgs, chain.endpoints, strict=True)
         ],
-        "network": str(chain.network_file) if chain.network_file else "",
         "msp_id": org.msp_id,
-        "cert": str(client / "cert.pem") if client else "",
-        "key": str(client / "key.pem") if client else "",
         "broker": BROKER,
     }
+    if base is None:
+        raise ValueError("a Fabric dev chain for a gateway needs a data dir (its crypto/)")
+    client = base / "crypto" / org.domain / "users" / f"User1@{org.domain}"
+    table["cert"] = str(client / "cert.pem")
+    table["key"] = str(client / "key.pem")
+    return table
 
 
 class FabricDevchains:
     """``relayhub.devchains: fabric``: a channel of two orgs (one peer each) and a solo
-    orderer, chaincodes from ``chaincodes`` (default none until the broker set lands)."""
+    orderer, running the broker set (``broker``, ``asset``, ``dataswap``) unless
+    ``chaincodes`` names other providers."""
 
     family: ClassVar[str] = "fabric"
 
-    def __init__(self, orgs: int = 2, chaincodes: Sequence[str] = ()) -> None:
+    def __init__(self, orgs: int = 2, chaincodes: Sequence[str] = (BROKER_SET,)) -> None:
         self.orgs = orgs
         self.chaincodes = tuple(chaincodes)
 
@@ -138,7 +166,7 @@ class FabricDevchains:
                 registration=registration(chain),
                 adapter_config=adapter_config(name, chain),
                 services={s: cc for cc, s in SERVICES.items() if cc in defined},
-                user_keys=[],
+                user_keys=[user_key(u) for u in chain.setup.users],
                 chain=chain,
             )
         finally:

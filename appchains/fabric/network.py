@@ -38,6 +38,7 @@ from appchains.fabric.orderer import BlockCutter, Orderer, OrgMSP, genesis_block
 from appchains.fabric.orgs import NetworkSetup
 from appchains.fabric.peer import Peer
 from appchains.fabric.registry import ChaincodeRegistry
+from appchains.fabric.simulation import Version
 from appchains.fabric.store import LedgerStore, StoreError
 
 log = logging.getLogger("relayhub.fabric")
@@ -124,7 +125,7 @@ class FabricNetwork:
                 batch_timeout=batch_timeout,
                 timestamp=int(clock()) if genesis_timestamp is None else genesis_timestamp,
             )
-            net._commit(block)
+            net._commit(block, genesis=True)
             store.set_meta("network", identity)
         elif stored != identity:
             raise StoreError(
@@ -236,9 +237,17 @@ class FabricNetwork:
         previous = self.store.block_hash(number - 1) or b""
         self._commit(self.orderer.make_block(number, previous, batch))
 
-    def _commit(self, block: common_pb2.Block) -> None:
+    def _commit(self, block: common_pb2.Block, genesis: bool = False) -> None:
         result = self.committer.validate_block(block, self.store, self.now())
         set_transactions_filter(block, result.codes)
+        if genesis:
+            # The chaincodes' initial state (their constructor's, as the EVM dev chain's
+            # genesis storage) commits with the config block, at version (0, 0): what a
+            # real network does with an init transaction after the definition.
+            for name, chaincode in self.registry.chaincodes().items():
+                initial = getattr(chaincode, "genesis_state", None)
+                for key, value in (initial() if initial else {}).items():
+                    result.updates[(name, key)] = (value, Version(0, 0))
         self.store.commit_block(block, result)
         log.debug("block %d: %d transactions", block.header.number, len(result.codes))
         with self._cond:

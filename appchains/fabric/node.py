@@ -103,10 +103,12 @@ def write_material(
         base = root / org.domain
         ca = base / "ca.pem"
         _write(ca, org.ca.certificate.public_bytes(serialization.Encoding.PEM))
-        cert, key = _pem(org.client)
+        for i, identity in enumerate(org.users, start=1):
+            cert, key = _pem(identity)
+            user_dir = base / "users" / f"User{i}@{org.domain}"
+            _write(user_dir / "cert.pem", cert)
+            _write(user_dir / "key.pem", key, 0o600)
         user = base / "users" / f"User1@{org.domain}"
-        _write(user / "cert.pem", cert)
-        _write(user / "key.pem", key, 0o600)
         orgs.append(
             {
                 "msp_id": org.msp_id,
@@ -121,6 +123,9 @@ def write_material(
         )
     orderer_ca = root / "example.com" / "ca.pem"
     _write(orderer_ca, setup.orderer_ca.certificate.public_bytes(serialization.Encoding.PEM))
+    orderer_cert = root / "example.com" / "orderers" / "orderer.example.com" / "cert.pem"
+    _write(orderer_cert, setup.orderer.certificate.public_bytes(serialization.Encoding.PEM))
+    write_trust_material(root, setup, registry, orderer_ca, orderer_cert)
     chaincodes = []
     for name in registry.names():
         defined = registry.get(name)
@@ -144,6 +149,40 @@ def write_material(
     return path
 
 
+#: The trust-root material (docs/fabric.md §4: ``relayhub appchain trust-root --family
+#: fabric --rpc <data dir>/crypto``), next to network.json.
+TRUST_FILE = "fabric-network.json"
+
+
+def write_trust_material(
+    root: Path,
+    setup: NetworkSetup,
+    registry: ChaincodeRegistry,
+    orderer_ca: Path,
+    orderer_cert: Path,
+) -> Path:
+    """``crypto/fabric-network.json``: what a relay registers this channel with — the
+    orgs' and the orderer org's CA files, the orderer's certificate, the channel, the
+    broker chaincode and its endorsement policy (also the attestation policy)."""
+    broker = registry.get("broker")
+    policy = broker.policy if broker is not None else registry.default_policy
+    info = {
+        "channel": setup.channel_id,
+        "chaincode": "broker",
+        "endorsement_policy": policy,
+        "attestation_policy": policy,
+        "orgs": {
+            **{o.msp_id: f"{o.domain}/ca.pem" for o in setup.orgs},
+            setup.orderer_ca.msp_id: str(orderer_ca.relative_to(root)),
+        },
+        "orderers": [{"mspid": setup.orderer.msp_id, "cert": str(orderer_cert.relative_to(root))}],
+        "orderer_threshold": 1,
+    }
+    path = root / TRUST_FILE
+    _write(path, (json.dumps(info, indent=2) + "\n").encode())
+    return path
+
+
 @contextmanager
 def open_fabric_chain(config: FabricConfig) -> Iterator[FabricChain]:
     """Run a dev chain (orderer thread + one gRPC server per peer) for the block."""
@@ -158,6 +197,7 @@ def open_fabric_chain(config: FabricConfig) -> Iterator[FabricChain]:
             msp_ids=setup.msp_ids,
             relay_validators=config.relay_validators,
             relay_threshold=config.relay_threshold,
+            users=tuple(u.serialized for u in setup.users),
         )
         registry = ChaincodeRegistry(load_providers(config.chaincodes, context), setup.msp_ids)
         net = FabricNetwork.open(

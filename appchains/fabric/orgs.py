@@ -22,6 +22,9 @@ CERT_EPOCH = 1_704_067_200
 #: 30 years.
 CERT_LIFETIME = 30 * 365 * 86400
 ORDERER_MSP = "OrdererMSP"
+#: Client identities issued per org (``User1@`` .. ``User<n>@``); ``User1`` is the org's
+#: ``client``.
+USERS_PER_ORG = 3
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class OrgSetup:
     peer: SigningIdentity
     client: SigningIdentity
     admin: SigningIdentity
+    #: ``User1@`` .. ``User<USERS_PER_ORG>@``: ``users[0]`` is ``client``.
+    users: tuple[SigningIdentity, ...] = ()
 
     @property
     def peer_name(self) -> str:
@@ -58,6 +63,11 @@ class NetworkSetup:
     @property
     def orderer_cas(self) -> dict[str, x509.Certificate]:
         return {self.orderer_ca.msp_id: self.orderer_ca.certificate}
+
+    @property
+    def users(self) -> tuple[SigningIdentity, ...]:
+        """Every org's client identities, org by org (``users[0]``: Org1's ``User1``)."""
+        return tuple(u for o in self.orgs for u in o.users)
 
     def org(self, msp_id: str) -> OrgSetup:
         for o in self.orgs:
@@ -86,13 +96,15 @@ def make_org(seed: str, n: int) -> OrgSetup:
             lifetime=CERT_LIFETIME,
         )
 
+    users = tuple(member(f"User{i}@{domain}", "client") for i in range(1, USERS_PER_ORG + 1))
     return OrgSetup(
         msp_id,
         domain,
         ca,
         member(f"peer0.{domain}", "peer"),
-        member(f"User1@{domain}", "client"),
+        users[0],
         member(f"Admin@{domain}", "admin"),
+        users,
     )
 
 

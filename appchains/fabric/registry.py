@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from fabric_protos.common import policies_pb2
 
 from adapters.fabric.policy import format_policy, parse_policy, policy_from_string
+from appchains.fabric.chaincode.broker import is_account_name
 from appchains.fabric.chaincode.stub import Chaincode
 
 #: Names the peer reserves for its system chaincodes.
@@ -35,6 +36,9 @@ class ChaincodeContext:
     msp_ids: tuple[str, ...]
     relay_validators: tuple[str, ...] = ()
     relay_threshold: int = 1
+    #: The network's client identities (``msp.SerializedIdentity`` bytes), in the
+    #: order of :attr:`appchains.fabric.orgs.NetworkSetup.users`.
+    users: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,11 @@ class ChaincodeRegistry:
         name = d.name
         if not name or name in SYSTEM_CHAINCODES:
             raise ValueError(f"chaincode name {name!r} is empty or a system chaincode's")
+        if is_account_name(name):
+            raise ValueError(
+                f"chaincode name {name!r} is a client account's (0x + 40 hex): the broker "
+                "takes such a service for a client's own call (docs/fabric.md §3.2)"
+            )
         if name in self._defined:
             raise ValueError(f"chaincode {name!r} is defined twice")
         text = format_policy(parse_policy(d.policy or self.default_policy))

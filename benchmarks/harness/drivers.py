@@ -3,7 +3,8 @@
 The topology's workload helpers (:class:`~benchmarks.harness.topology.Topology`'s
 ``transfer_many``, ``balance``, ``data_get``...) name no family: each chain's family
 provides a driver (entry point group ``relayhub.drivers``) that speaks its chain's own
-client protocol — the EVM driver sends signed transactions over Ethereum JSON-RPC.
+client protocol — the EVM driver sends signed transactions over Ethereum JSON-RPC,
+the Fabric driver proposals through Fabric's Gateway service.
 A driver is opened per chain from what the family's dev-chain hook reported
 (:class:`~benchmarks.harness.topology.DevChain`), and owns that chain's workload
 users: objects with an ``address``, the account ID a service of that chain pays to.
@@ -11,13 +12,25 @@ users: objects with an ``address``, the account ID a service of that chain pays 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
+from adapters.fabric.client import (
+    ClientIdentity,
+    FabricCaller,
+    PeerClient,
+    Submitted,
+    account_address,
+    evaluate_transaction,
+    submit_transaction,
+)
+from adapters.fabric.proposal import INTERCHAIN_EVENT, decode_event
 from relay.crypto import Account
 from relay.errors import Code, RelayError
 from relay.sdk.call import SourceChain
@@ -198,3 +211,148 @@ class EvmDriver:
     def caller(self, user: int) -> SourceChain:
         c = self.chain
         return EvmCaller(c.rpc_url, self.users[user], c.broker, c.hub_id, c.name)
+
+
+@dataclass(frozen=True)
+class FabricUser:
+    """A client identity of a Fabric dev chain and its account (``address``)."""
+
+    identity: ClientIdentity
+    address: str
+
+
+#: peer.TxValidationCode.MVCC_READ_CONFLICT, and how often a driver endorses again.
+MVCC_READ_CONFLICT = 11
+MVCC_ATTEMPTS = 5
+
+
+class FabricDriver:
+    """``relayhub.drivers: fabric``: the broker set's ``asset`` and ``dataswap``
+    chaincodes through Fabric's Gateway service; users are the chain's client
+    identities (``users[0]``, Org1's ``User1``, owns ``asset``). A service function is
+    invoked through ``broker.invokeService`` (docs/fabric.md §3.2), one transaction at
+    a time: transfers of one service all move its out-counter, so two in one block
+    would conflict at commit."""
+
+    family: ClassVar[str] = "fabric"
+
+    def __init__(self, chain: ChainSetup, user_keys: Sequence[str]) -> None:
+        self.chain = chain
+        table = chain.adapter_config
+        self.channel = str(table["channel"])
+        self.endpoint = str(table["gateway"])
+        self.users: list[Any] = []
+        for key in user_keys:
+            u = json.loads(key)
+            identity = ClientIdentity.from_pem(u["msp_id"], u["cert"].encode(), u["key"].encode())
+            self.users.append(FabricUser(identity, account_address(identity)))
+        self._gateway: PeerClient | None = None
+
+    @property
+    def gateway(self) -> PeerClient:
+        if self._gateway is None:
+            self._gateway = PeerClient(self.endpoint)
+        return self._gateway
+
+    async def aclose(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
+
+    async def _invoke(self, user: int, service: str, func: str, *args: bytes) -> Submitted:
+        """Invoke ``service.func`` as ``users[user]``; endorsed again when another
+        transaction changed what it read before it committed (MVCC_READ_CONFLICT), as
+        a Fabric client does."""
+        for _ in range(MVCC_ATTEMPTS):
+            done = await submit_transaction(
+                self.gateway,
+                self.users[user].identity,
+                self.channel,
+                self.chain.broker,
+                [b"invokeService", service.encode(), func.encode(), *args],
+                30.0,
+            )
+            if done.code != MVCC_READ_CONFLICT:
+                break
+        if not done.valid:
+            raise RuntimeError(
+                f"{service}.{func} on {self.chain.name}: transaction {done.tx_id} was "
+                f"invalidated at commit (code {done.code})"
+            )
+        return done
+
+    async def _query(self, service: str, func: str, *args: bytes) -> bytes:
+        return await evaluate_transaction(
+            self.gateway,
+            self.users[0].identity,
+            self.channel,
+            service,
+            [func.encode(), *args],
+        )
+
+    @staticmethod
+    def _ibtp_id(done: Submitted) -> str:
+        if done.event is None or done.event[0] != INTERCHAIN_EVENT:
+            raise RuntimeError(f"transaction {done.tx_id} emitted no interchain request")
+        ev = decode_event(*done.event)
+        return f"{ev.from_}~{ev.to}~{ev.index}"
+
+    async def transfer_many(
+        self,
+        dst: ChainSetup,
+        amounts: Sequence[int],
+        *,
+        user: int,
+        timeout: int,
+        recipient: str,
+    ) -> list[str]:
+        ids = []
+        for amount in amounts:
+            done = await self._invoke(
+                user,
+                self.chain.asset,
+                "transfer",
+                dst.service_id(dst.asset).encode(),
+                recipient.lower().encode(),
+                str(amount).encode(),
+                str(timeout).encode(),
+            )
+            ids.append(self._ibtp_id(done))
+        return ids
+
+    async def balance(self, owner: str) -> int:
+        return int(await self._query(self.chain.asset, "balanceOf", owner.lower().encode()))
+
+    async def total_supply(self) -> int:
+        return int(await self._query(self.chain.asset, "totalSupply"))
+
+    async def data_set(self, key: str, value: bytes) -> None:
+        await self._invoke(0, self.chain.data_swap, "set", key.encode(), value)
+
+    async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
+        done = await self._invoke(
+            0,
+            self.chain.data_swap,
+            "get",
+            dst.service_id(dst.data_swap).encode(),
+            key.encode(),
+            str(timeout).encode(),
+        )
+        return self._ibtp_id(done)
+
+    async def fetched(self, dst: ChainSetup, key: str) -> bytes:
+        return await self._query(
+            self.chain.data_swap, "fetched", dst.service_id(dst.data_swap).encode(), key.encode()
+        )
+
+    async def pair_counterparts(self, service_ids: Sequence[str]) -> None:
+        for sid in service_ids:
+            paired = await self._query(self.chain.asset, "isCounterpart", sid.encode())
+            if paired != b"true":
+                await self._invoke(0, self.chain.asset, "setCounterpart", sid.encode(), b"true")
+
+    def caller(self, user: int) -> SourceChain:
+        c = self.chain
+        return FabricCaller(
+            self.endpoint, self.users[user].identity, self.channel, c.hub_id, c.name, c.broker
+        )

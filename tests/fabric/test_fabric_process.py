@@ -20,7 +20,10 @@ from fabric_protos.common import common_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import transaction_pb2
 
+from adapters.fabric.derive import derive_trust_root
 from adapters.fabric.proposal import build_proposal
+from adapters.fabric.trust_root import parse_trust_root
+from adapters.fabric.verifier import FabricVerifier
 from appchains.fabric.ca import SigningIdentity
 from appchains.fabric.config import ConfigError, FabricConfig, config_from_mapping
 from appchains.fabric.harness import FabricDevchains
@@ -139,14 +142,22 @@ async def test_harness_hook_runs_a_chain_and_reports_it(tmp_path: Path) -> None:
             assert dev.rpc_url.startswith("grpc://127.0.0.1:")
             assert dev.registration["family"] == "fabric"
             root = dev.registration["trust_root"]
-            assert [o["msp_id"] for o in root["orgs"]] == ["Org1MSP", "Org2MSP"]
+            assert sorted(root["orgs"]) == ["OrdererMSP", "Org1MSP", "Org2MSP"]
             assert root["endorsement_policy"] == "AND('Org1MSP.peer', 'Org2MSP.peer')"
+            # The relay's registration hook takes it as it is.
+            reg = FabricVerifier().check_registration(root, dev.registration["broker"])
+            assert reg.broker == "broker"
+            # The trust-root material the chain wrote gives the same trust root.
+            crypto = tmp_path / "chainF" / "crypto"
+            assert derive_trust_root(str(crypto)) == parse_trust_root(root).to_dict()
             config = dev.adapter_config
             assert config["type"] == "fabric" and config["id"] == "chainF"
             assert Path(config["cert"]).is_file() and Path(config["key"]).is_file()
-            assert dev.services == {} and dev.user_keys == []
-            _, client = client_from_material(Path(config["network"]))
-            endpoint = config["peers"][0]["endpoint"]
+            assert config["gateway"] == dev.rpc_url.removeprefix("grpc://")
+            assert [p.partition("@")[0] for p in config["peers"]] == ["Org1MSP", "Org2MSP"]
+            assert dev.services == {} and len(dev.user_keys) == 6
+            _, client = client_from_material(crypto / "network.json")
+            endpoint = config["gateway"]
             code, _ = await trio.to_thread.run_sync(
                 put_through_gateway, endpoint, config["channel"], client
             )
