@@ -18,7 +18,9 @@ Also the schema of its TOML file's ``[fabric]`` table (``python -m appchains.fab
     data_dir = "var/fabric1"
 
 ``chaincodes`` lists chaincode providers (``module:attribute``, see
-``appchains.fabric.registry``); the default is none: the broker set plugs in here.
+``appchains.fabric.registry``); the default is the broker set (``broker``, ``asset``,
+``dataswap``: ``appchains.fabric.chaincode.definitions:broker_set``), which needs the
+relay validators its broker trusts.
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ class FabricConfig:
     batch_timeout: float = _doc(0.5, "a block at most this long after its first tx", duration=True)
     relay_validators: tuple[str, ...] = _doc((), "relay validator addresses the broker trusts")
     relay_threshold: int = _doc(1, "relay signatures the broker needs")
-    chaincodes: tuple[str, ...] = _doc((), "chaincode providers, 'module:attribute'")
+    chaincodes: tuple[str, ...] = _doc(
+        ("appchains.fabric.chaincode.definitions:broker_set",),
+        "chaincode providers, 'module:attribute' (default: the broker set: broker, asset, "
+        "dataswap; it needs relay_validators)",
+    )
     genesis_timestamp: int = _doc(0, "the config block's timestamp (0: now)")
     data_dir: Path | None = _doc(None, "directory of the SQLite ledger and crypto material")
     log_level: str = _doc("info", "debug, info, warning or error")

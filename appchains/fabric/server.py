@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -57,6 +57,7 @@ from fabric_protos.peer import (
     transaction_pb2,
 )
 from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
 
 import adapters.fabric.signature as signature
 from adapters.fabric.errors import FabricError
@@ -78,7 +79,20 @@ POLL = 0.5
 EVENTS_PER_READ = 500
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+def _abort(
+    context: grpc.ServicerContext,
+    code: grpc.StatusCode,
+    message: str,
+    details: Sequence[gateway_pb2.ErrorDetail] = (),
+) -> NoReturn:
+    """End the call with ``code``; ``details`` travel as Fabric's gateway sends them: a
+    ``google.rpc.Status`` whose details are ``gateway.ErrorDetail`` s, in the
+    ``grpc-status-details-bin`` trailer (what ``grpc-status`` clients read)."""
+    if details:
+        status = status_pb2.Status(code=code.value[0], message=message)
+        for detail in details:
+            status.details.add().Pack(detail)
+        context.set_trailing_metadata((("grpc-status-details-bin", status.SerializeToString()),))
     context.abort(code, message)
     raise AssertionError("context.abort returned")  # grpc raises; this keeps mypy sure
 
@@ -147,6 +161,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 context,
                 grpc.StatusCode.ABORTED,
                 f"evaluate call to endorser returned error: {failed}",
+                [self._detail(peer, failed)],
             )
         result = proposal_response_pb2.Response()
         result.CopyFrom(response.response)
@@ -194,8 +209,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 context,
                 grpc.StatusCode.ABORTED,
                 f"failed to endorse transaction: {peer.name} ({peer.msp_id}): {failed}",
+                [self._detail(index, failed)],
             )
         return response
+
+    def _detail(self, index: int, message: str) -> gateway_pb2.ErrorDetail:
+        peer = self.net.peers[index]
+        return gateway_pb2.ErrorDetail(address=peer.name, msp_id=peer.msp_id, message=message)
 
     def _endorse_by_policy(
         self,
