@@ -113,21 +113,53 @@ def _encode(fields: list[tuple[bool, bytes]]) -> bytes:
     return b"".join(heads) + b"".join(tails)
 
 
+_WORD_96 = _word(96)
+_WORD_256 = _word(256)
+_BOOL = (_word(0), _word(1))
+
+
+def _payload_parts(payload: Payload) -> tuple[bytes, bytes, bytes, bytes]:
+    """``(func tail, args tail, encrypted word, abi.encode(func, args, encrypted))``."""
+    func_tail = _tail(payload.func.encode())
+    args_tail = _bytes_array_tail(payload.args)
+    encrypted = _BOOL[payload.encrypted]
+    encoded = _WORD_96 + _word(96 + len(func_tail)) + encrypted + func_tail + args_tail
+    return func_tail, args_tail, encrypted, encoded
+
+
 def encode_payload(payload: Payload) -> bytes:
     """``abi.encode(string func, bytes[] args, bool encrypted)``."""
-    return _encode(
-        [
-            (True, _tail(payload.func.encode())),
-            (True, _bytes_array_tail(payload.args)),
-            (False, _word(1 if payload.encrypted else 0)),
-        ]
-    )
+    return _payload_parts(payload)[3]
 
 
 def compute_payload_hash(payload: Payload, hash_fn: HashFn) -> bytes:
     """The broker's ``payloadHash``: ``keccak256(abi.encode(func, args, encrypted))`` as
     the chain computes ``keccak256`` — keccak-256, or SM3 on a 国密 chain."""
-    return hash_fn(encode_payload(payload))
+    return hash_fn(_payload_parts(payload)[3])
+
+
+def _interchain(ibtp: IBTP, hash_fn: HashFn) -> bytes:
+    func_tail, args_tail, encrypted, encoded = _payload_parts(ibtp.payload)
+    src = _tail(ibtp.src.encode())
+    dst = _tail(ibtp.dst.encode())
+    at_dst = 256 + len(src)
+    at_func = at_dst + len(dst)
+    return b"".join(
+        (
+            _WORD_256,
+            _word(at_dst),
+            _word(ibtp.index),
+            _word(at_func),
+            _word(at_func + len(func_tail)),
+            encrypted,
+            _word(ibtp.timeout),
+            hash_fn(encoded),
+            src,
+            dst,
+            func_tail,
+            args_tail,
+        )
+    )
 
 
 def encode_interchain_event(ibtp: IBTP, payload_hash: bytes) -> bytes:
@@ -178,7 +210,7 @@ def encode_event_data(ibtp: IBTP, hash_fn: HashFn) -> bytes | None:
     if ibtp.type == IBTPType.INTERCHAIN:
         if ibtp.extra:
             return None
-        return encode_interchain_event(ibtp, compute_payload_hash(p, hash_fn))
+        return _interchain(ibtp, hash_fn)
     if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
         if p.func or p.args or p.encrypted:
             return None

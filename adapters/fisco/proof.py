@@ -113,12 +113,14 @@ def _bin(name: str, value: object, size: int | None = None) -> bytes:
     return value
 
 
+_BIN_ONLY = {bytes}
+
+
 def _bins(name: str, value: object, limit: int) -> tuple[bytes, ...]:
     if type(value) is not list or len(value) > limit:
         raise _malformed(f"{name} must be an array of at most {limit} bin")
-    for item in value:
-        if type(item) is not bytes:
-            raise _malformed(f"{name} must hold bin only")
+    if value and set(map(type, value)) != _BIN_ONLY:
+        raise _malformed(f"{name} must hold bin only")
     return tuple(value)
 
 

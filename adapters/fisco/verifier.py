@@ -40,7 +40,7 @@ from adapters.fisco.hashing import hash_fn_for
 from adapters.fisco.header import decode_header
 from adapters.fisco.merkle import check_indexed_proof
 from adapters.fisco.proof import FiscoProof, decode_fisco_proof
-from adapters.fisco.receipt import decode_receipt
+from adapters.fisco.receipt import read_receipt_log
 from adapters.fisco.seals import verify_sealed_header
 from adapters.fisco.trust_root import (
     FiscoTrustRoot,
@@ -142,21 +142,19 @@ class FiscoVerifier:
             proof.merkle_levels,
             hash_fn,
         )
-        receipt = decode_receipt(proof.receipt)
-        if receipt.status != 0:
+        status, n_logs, log = read_receipt_log(proof.receipt, proof.log_index)
+        if status != 0:
             raise ProofError(
                 FiscoCode.RECEIPT_FAILED,
                 f"transaction {proof.receipt_index} of block {header.number} failed (status "
-                f"0x{receipt.status:x}): a failed transaction emits no IBTP",
-                status=receipt.status,
+                f"0x{status:x}): a failed transaction emits no IBTP",
+                status=status,
             )
-        if proof.log_index >= len(receipt.logs):
+        if log is None:
             raise ProofError(
                 FiscoCode.LOG_INDEX_OUT_OF_RANGE,
-                f"log_index {proof.log_index} is out of range: the receipt has "
-                f"{len(receipt.logs)} logs",
+                f"log_index {proof.log_index} is out of range: the receipt has {n_logs} logs",
             )
-        log = receipt.logs[proof.log_index]
         if log.address != broker:
             raise ProofError(
                 FiscoCode.LOG_WRONG_EMITTER,
