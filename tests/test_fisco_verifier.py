@@ -471,3 +471,13 @@ def test_memo_is_bounded() -> None:
     assert len(verifier._memo) == 2
     verifier.clear_memo()
     assert not verifier._memo
+
+
+def test_benchmark_runs_and_reports_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import verify_fisco
+
+    result = verify_fisco.main(["--blocks", "1", "--receipts", "20", "--reps", "1"])
+    for mode in ("secp256k1", "sm"):
+        assert result[mode]["proofs"] == 20 and result[mode]["floor_ratio"] > 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert '"secp_floor_ratio"' in last and '"sm_proofs_per_s"' in last
