@@ -1,7 +1,8 @@
 """Error codes of the FISCO family's formats and proofs (the 54xx range).
 
-Every way a FISCO header, receipt or Merkle proof can be wrong has a code of its
-own, so a tampered-proof corpus can pin each refusal exactly. Codes are stable;
+Every way a FISCO header, receipt, Merkle path, seal list or whole proof can be
+wrong has a code of its own, so a tampered-proof corpus can pin each refusal
+exactly. Codes are stable;
 new ones are only added. The table with what to do next is in ``docs/fisco.md``
 ("Error codes").
 """
@@ -64,3 +65,37 @@ class FiscoCode(IntEnum):
     SEAL_DUPLICATE_SEALER = 5417
     #: Fewer distinct registered sealers signed than the PBFT quorum.
     SEAL_BELOW_QUORUM = 5418
+    #: The proof bytes are not the canonical msgpack array of version 1
+    #: (``adapters.fisco.proof``): wrong shape or types, a bound exceeded, trailing or
+    #: non-canonical bytes.
+    PROOF_MALFORMED = 5419
+    #: The proof's version is not one this verifier knows.
+    PROOF_VERSION = 5420
+    #: The chain's registration is unusable: its trust root was not parsed by the
+    #: fisco verifier, or the broker is not a 0x address (an operator problem).
+    BAD_REGISTRATION = 5421
+    #: The IBTP's emitting side (``from`` for INTERCHAIN and RECEIPT_ROLLBACK, ``to``
+    #: for RECEIPT_SUCCESS/FAILURE) is not the chain whose proof this is.
+    CHAIN_MISMATCH = 5422
+    #: The proof is for another group than the one registered.
+    WRONG_GROUP = 5423
+    #: The block is below the first height the trust root registers sealers for.
+    HEIGHT_BEFORE_TRUST_ROOT = 5424
+    #: The header's ``sealerList`` is not the registered sealer list in force at its
+    #: height (PBFT's ``checkSealerList``): the chain changed sealers the trust root
+    #: does not know of, or the block was sealed by a set no longer (or not yet) in force.
+    SEALER_LIST_MISMATCH = 5425
+    #: The receipt's status is not 0: the transaction failed and emitted nothing.
+    RECEIPT_FAILED = 5426
+    #: ``log_index`` is past the receipt's last log.
+    LOG_INDEX_OUT_OF_RANGE = 5427
+    #: The log was emitted by another address than the registered broker.
+    LOG_WRONG_EMITTER = 5428
+    #: The log's topics are not exactly ``[Hash(signature)]`` of the broker event the
+    #: IBTP's type needs.
+    LOG_WRONG_EVENT = 5429
+    #: The log data is not the ABI encoding of the event's fields (or not the
+    #: canonical one a Solidity broker emits).
+    LOG_MALFORMED = 5430
+    #: A field of the broker's event differs from the IBTP's (details name it).
+    LOG_FIELD_MISMATCH = 5431

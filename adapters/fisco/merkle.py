@@ -40,8 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
-
 from adapters.fisco.errors import FiscoCode
 from adapters.fisco.hashing import HASH_SIZE, HashFn
 from relay.errors import ProofError
@@ -66,7 +64,17 @@ def compute_leaf(index: int, item_hash: bytes) -> bytes:
     """Leaf ``index`` of a tree: ``rlp(index) ‖ item_hash``."""
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise ValueError(f"leaf index must be a non-negative int, got {index!r}")
-    return bytes(rlp.encode(index)) + bytes(item_hash)
+    return _rlp_uint(index) + bytes(item_hash)
+
+
+def _rlp_uint(value: int) -> bytes:
+    """``rlp.encode(value)`` for an integer >= 0, without pyrlp's generic machinery."""
+    if value == 0:
+        return b"\x80"
+    if value < 0x80:
+        return bytes((value,))
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return bytes((0x80 + len(raw),)) + raw
 
 
 def compute_leaves(item_hashes: Sequence[bytes]) -> list[bytes]:
@@ -145,9 +153,11 @@ def _refuse(code: FiscoCode, message: str, **details: Any) -> ProofError:
     return ProofError(code, message, **details)
 
 
-def _check_shape(proof: MerkleProof) -> None:
+def _check_shape(proof: MerkleProof) -> list[tuple[int, bytes]]:
+    """Check the proof's shape; the level-0 siblings split as ``(index, hash)``."""
     if not isinstance(proof, tuple) or not proof:
         raise _refuse(FiscoCode.MERKLE_PROOF_MALFORMED, "a Merkle proof has at least one level")
+    level0: list[tuple[int, bytes]] = []
     for k, level in enumerate(proof):
         if not isinstance(level, ProofLevel):
             raise _refuse(FiscoCode.MERKLE_PROOF_MALFORMED, f"level {k} is not a proof level")
@@ -159,9 +169,13 @@ def _check_shape(proof: MerkleProof) -> None:
                 level=k,
             )
         for j, sibling in enumerate(siblings):
-            ok = isinstance(sibling, bytes) and (
-                split_leaf(sibling) is not None if k == 0 else len(sibling) == HASH_SIZE
-            )
+            if k == 0:
+                split = split_leaf(sibling) if isinstance(sibling, bytes) else None
+                ok = split is not None
+                if split is not None:
+                    level0.append(split)
+            else:
+                ok = isinstance(sibling, bytes) and len(sibling) == HASH_SIZE
             if not ok:
                 shape = "rlp(index) ‖ 32-byte hash" if k == 0 else "a 32-byte hash"
                 raise _refuse(
@@ -170,15 +184,17 @@ def _check_shape(proof: MerkleProof) -> None:
                     level=k,
                     sibling=j,
                 )
+    return level0
 
 
-def _level0_index(level: ProofLevel) -> int | None:
+def _level0_index(level: ProofLevel, split: list[tuple[int, bytes]]) -> int | None:
     """The index the level-0 siblings place the proven leaf at (None without siblings).
 
-    Raises ``MERKLE_SIBLING_ORDER`` unless the siblings are the consecutive leaves of
-    one group, the proven one left out.
+    ``split`` are the siblings as ``(index, hash)``, left then right. Raises
+    ``MERKLE_SIBLING_ORDER`` unless the siblings are the consecutive leaves of one
+    group, the proven one left out.
     """
-    indices = [split_leaf(s)[0] for s in level.left + level.right]  # type: ignore[index]
+    indices = [i for i, _ in split]
     if not indices:
         return None
     base = indices[0] if level.left else indices[0] - 1
@@ -214,7 +230,7 @@ def check_indexed_proof(
     Requiring every level-0 sibling to be a whole leaf, in order, and the position
     ``Σ len(left_k)·16**k`` to be ``index`` rules that out.
     """
-    _check_shape(proof)
+    level0_split = _check_shape(proof)
     last = proof[-1]
     if last.left or last.right:
         raise _refuse(
@@ -228,7 +244,7 @@ def check_indexed_proof(
             "an empty level sits under the root level: the proof has a level too many",
             levels=len(proof),
         )
-    level0 = _level0_index(proof[0])
+    level0 = _level0_index(proof[0], level0_split)
     proven = compute_proof_index(proof)
     if proven != index or (level0 is not None and level0 != index):
         raise _refuse(
@@ -243,8 +259,7 @@ def check_indexed_proof(
     computed = compute_proof_root(compute_leaf(index, item_hash), proof, hash_fn)
     if computed == root:
         return
-    for sibling in proof[0].left + proof[0].right:
-        other, other_hash = split_leaf(sibling)  # type: ignore[misc]
+    for other, other_hash in level0_split:
         if other_hash == item_hash:
             raise _refuse(
                 FiscoCode.MERKLE_ITEM_AT_OTHER_INDEX,

@@ -31,6 +31,7 @@ from typing import Any
 
 import rlp
 
+from adapters.evm.proof import RLPError, decode_rlp
 from adapters.fisco.errors import FiscoCode
 from adapters.fisco.hashing import HashFn
 from adapters.fisco.rlpfields import (
@@ -175,6 +176,40 @@ def decode_receipt(data: bytes, *, fields: int | None = None) -> Receipt:
             remain_gas=as_uint(items[6], "remainGas", 256) if len(items) == 8 else None,
             logs=tuple(_decode_log(x, i) for i, x in enumerate(logs)),
         )
+    except FieldError as exc:
+        raise ProofError(
+            FiscoCode.RECEIPT_MALFORMED,
+            f"FISCO receipt: {exc}; send the receipt RLP exactly as the node encodes it",
+        ) from None
+
+
+def read_receipt_log(data: bytes, log_index: int) -> tuple[int, int, LogEntry | None]:
+    """``(status, number of logs, log log_index or None past the last)``: the verifier's read.
+
+    The receipt's shape is checked as :func:`decode_receipt` checks it (canonical RLP, 7
+    or 8 items, every field's type and size), but of the logs only the one asked for is
+    decoded: the others are authenticated bytes nobody reads. A flat RLP parser
+    (``adapters.evm.proof.decode_rlp``, strict like pyrlp's) instead of pyrlp's.
+    ``RECEIPT_MALFORMED`` otherwise.
+    """
+    try:
+        try:
+            items = decode_rlp(data)
+        except RLPError as exc:
+            raise FieldError(f"receipt is not canonical RLP: {exc}") from None
+        if type(items) is not list or len(items) not in (FIELDS_BEFORE_2_8, FIELDS_FROM_2_8):
+            raise FieldError("is not an RLP list of 7 or 8 items")
+        as_bytes(items[0], "stateRoot", 32)
+        as_uint(items[1], "gasUsed", 256)
+        as_bytes(items[2], "contractAddress", 20)
+        as_bytes(items[3], "bloom", 256)
+        status = as_uint(items[4], "status", 32)
+        as_bytes(items[5], "output")
+        if len(items) == FIELDS_FROM_2_8:
+            as_uint(items[6], "remainGas", 256)
+        logs = as_list(items[-1], "logs")
+        log = _decode_log(logs[log_index], log_index) if log_index < len(logs) else None
+        return status, len(logs), log
     except FieldError as exc:
         raise ProofError(
             FiscoCode.RECEIPT_MALFORMED,

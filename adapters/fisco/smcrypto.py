@@ -133,6 +133,11 @@ def _decode_der(der: bytes) -> bytes:
     return out
 
 
+def is_sm2_point(pub: bytes) -> bool:
+    """Is ``pub`` a 64-byte ``x‖y`` point on the SM2 curve (a valid 国密 node ID)?"""
+    return isinstance(pub, bytes | bytearray) and len(pub) == 64 and _is_on_curve(bytes(pub))
+
+
 def _is_on_curve(pub: bytes) -> bool:
     x = int.from_bytes(pub[:32], "big")
     y = int.from_bytes(pub[32:], "big")

@@ -1,15 +1,22 @@
-"""Generate the FISCO format vectors: ``formats.json`` and ``merkle_bad.json``.
+"""Generate the FISCO vectors: formats (``formats.json``, ``merkle_bad.json``) and proofs.
 
 Run from the repository root::
 
     .venv/bin/python tests/vectors/fisco/generate.py            # rewrites tests/vectors/fisco/
-    .venv/bin/python tests/vectors/fisco/generate.py --out DIR  # writes DIR/*.json
+    .venv/bin/python tests/vectors/fisco/generate.py --out DIR  # DIR/*.json, DIR/good, DIR/bad
 
-Everything is built with the *chain side* (``appchains.fisco.formats``) and the
-standard library, never with the verifier side (``adapters.fisco``), so
-``tests/test_fisco_formats.py``, which checks these files with the verifier side,
-is a cross-check. Deterministic: item hashes are ``Hash("relayhub fisco item <n>/<i>")``.
-The format is in ``tests/vectors/fisco/README.md``.
+Everything is built with the *chain side* (``appchains.fisco.formats``), the
+standard library and independent libraries (eth-abi for event data, msgpack for the
+proof array, coincurve and the pure-Python reference ``gmssl`` for seals), never
+with the verifier side (``adapters.fisco``), so ``tests/test_fisco_formats.py`` and
+``tests/test_fisco_verifier.py``, which check these files with the verifier side,
+are a cross-check. Deterministic: item hashes are ``Hash("relayhub fisco item <n>/<i>")``;
+secp256k1 seals are RFC 6979, SM2 seals use nonces derived from the key and hash.
+The formats are in ``tests/vectors/fisco/README.md``.
+
+TEST KEYS ONLY: secp256k1 sealer keys are ``keccak256("relayhub test key: <name>")``,
+SM2 ones ``SM3("relayhub test key: <name>") mod (n-1) + 1``. They are public; never
+use them for anything that holds value.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
+sys.path.insert(0, str(HERE))
+
+from proof_corpus import write_proof_corpus  # noqa: E402
 
 from appchains.fisco import formats as chain  # noqa: E402
 
@@ -240,6 +250,7 @@ def write(out_dir: Path) -> None:
     }
     for name, content in files.items():
         (out_dir / name).write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
+    write_proof_corpus(out_dir)
 
 
 def main() -> None:
