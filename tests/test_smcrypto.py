@@ -32,6 +32,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -214,18 +215,40 @@ def test_corpus_regenerates_identically(tmp_path: Path) -> None:
 # --- SM2: cross-checks with the reference ------------------------------------------
 
 
+def _reference_judges(check: Callable[..., bool], *args: object) -> bool | None:
+    """The reference's verdict, or None where it cannot give one: gmssl 3.2.2's
+    pure-Python scalar multiplication (``CryptSM2._kg``) crashes with a TypeError for
+    some scalars (its point addition returns None when it meets a doubling), about one
+    signature in 400 — a defect of the reference, not of the signature."""
+    try:
+        return check(*args)
+    except TypeError:
+        return None
+
+
 @pytest.mark.parametrize("user_id", [DEFAULT_ID, ALICE_ID], ids=["default_id", "alice_id"])
 def test_our_signatures_verify_under_the_reference(user_id: bytes) -> None:
-    for i in range(3):
+    judged = 0
+    for i in range(12):  # signatures are random: a few more than needed, for the reference
         private_key, pub = sm2_keypair()
         message = os.urandom(32 + i)
         signature = sm2_sign(private_key, pub, message, user_id)
         assert len(signature) == 64
-        assert GEN.ref_verify(pub, message, signature, user_id)
-        assert not GEN.ref_verify(pub, message + b"x", signature, user_id)
+        good = _reference_judges(lambda: GEN.ref_verify(pub, message, signature, user_id))
+        bad = _reference_judges(lambda: GEN.ref_verify(pub, message + b"x", signature, user_id))
         if user_id == DEFAULT_ID:  # the reference's own Z path (it hard-codes the default ID)
             reference = ref_sm2.CryptSM2(private_key="", public_key=pub.hex())
-            assert reference.verify_with_sm3(signature.hex(), message)
+            own = _reference_judges(reference.verify_with_sm3, signature.hex(), message)
+            if own is None:
+                continue
+            assert own
+        if good is None or bad is None:
+            continue
+        assert good and not bad
+        judged += 1
+        if judged == 3:
+            return
+    raise AssertionError(f"the reference judged only {judged} of 12 signatures")
 
 
 @pytest.mark.parametrize("user_id", [DEFAULT_ID, ALICE_ID], ids=["default_id", "alice_id"])
