@@ -128,7 +128,7 @@ def create_org_ca(
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
+        .sign(key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     return OrgCA(msp_id, domain, key, certificate)
 
@@ -159,6 +159,6 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
             critical=False,
         )
-        .sign(ca.key, hashes.SHA256())
+        .sign(ca.key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     return SigningIdentity(ca.msp_id, key, certificate)

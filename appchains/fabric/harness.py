@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import trio
-from cryptography.hazmat.primitives import serialization
 
 from appchains.fabric.config import FabricConfig
-from appchains.fabric.node import FabricChain, open_fabric_chain
+from appchains.fabric.node import TRUST_FILE, FabricChain, open_fabric_chain
 
 #: Chaincode name -> the service name the topology knows it by.
 SERVICES = {"asset": "asset", "dataswap": "data_swap"}
@@ -54,71 +53,64 @@ class FabricDevChain:
     chain: FabricChain | None = field(default=None, repr=False)
 
 
-def _pem(certificate: Any) -> str:
-    return str(certificate.public_bytes(serialization.Encoding.PEM).decode())
+def _read_pem(path: Path) -> str:
+    return path.read_text(encoding="ascii")
 
 
-def registration(chain: FabricChain) -> dict[str, Any]:
-    """``chain.register``'s family, trust root (docs/fabric.md §4.1: the orgs' and the
-    orderer org's CAs, the orderer, the channel, the broker and its policy) and broker."""
-    setup, registry = chain.setup, chain.net.registry
-    broker = registry.get(BROKER)
-    policy = broker.policy if broker is not None else registry.default_policy
-    return {
-        "family": "fabric",
-        "trust_root": {
-            "channel": setup.channel_id,
-            "chaincode": BROKER,
-            "orgs": {
-                **{o.msp_id: _pem(o.ca.certificate) for o in setup.orgs},
-                setup.orderer_ca.msp_id: _pem(setup.orderer_ca.certificate),
-            },
-            "endorsement_policy": policy,
-            "attestation_policy": policy,
-            "orderers": [{"mspid": setup.orderer.msp_id, "cert": _pem(setup.orderer.certificate)}],
-            "orderer_threshold": 1,
-        },
-        "broker": BROKER,
-    }
-
-
-def user_key(identity: Any) -> str:
-    """A client identity as the Fabric service driver reads it: JSON of its MSP ID,
-    certificate and PKCS#8 key (PEM)."""
-    key = identity.key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return json.dumps(
-        {"msp_id": identity.msp_id, "cert": _pem(identity.certificate), "key": key.decode()}
-    )
-
-
-def adapter_config(name: str, chain: FabricChain) -> dict[str, Any]:
-    """The gateway's ``[chain]`` table (``adapters.fabric.gateway.FabricChainSection``):
-    submit through the first org's peer, attest with every org's peer, as Org1's
-    ``User1`` (certificate and key files under ``crypto/``, or inline PEM without a
-    data dir)."""
-    org = chain.setup.orgs[0]
-    base = chain.config.data_dir
-    table: dict[str, Any] = {
-        "type": "fabric",
-        "id": name,
-        "channel": chain.setup.channel_id,
-        "gateway": chain.endpoints[0],
-        "peers": [
-            f"{o.msp_id}@{e}" for o, e in zip(chain.setup.orgs, chain.endpoints, strict=True)
+def describe_material(name: str, chain_dir: Path) -> FabricDevChain:
+    """What the topology needs of the Fabric dev chain whose data dir is ``chain_dir``,
+    read from the crypto material it wrote (``crypto/network.json``,
+    ``crypto/fabric-network.json`` and the client identities' files): so a chain run in
+    this process and one run as its own process (``python -m appchains.fabric``) are
+    described alike."""
+    crypto = chain_dir / "crypto"
+    network = json.loads((crypto / "network.json").read_text())
+    trust = json.loads((crypto / TRUST_FILE).read_text())
+    trust_root = {
+        **{k: v for k, v in trust.items() if k not in ("orgs", "orderers")},
+        "orgs": {msp: _read_pem(crypto / rel) for msp, rel in trust["orgs"].items()},
+        "orderers": [
+            {"mspid": o["mspid"], "cert": _read_pem(crypto / o["cert"])} for o in trust["orderers"]
         ],
-        "msp_id": org.msp_id,
-        "broker": BROKER,
     }
-    if base is None:
-        raise ValueError("a Fabric dev chain for a gateway needs a data dir (its crypto/)")
-    client = base / "crypto" / org.domain / "users" / f"User1@{org.domain}"
-    table["cert"] = str(client / "cert.pem")
-    table["key"] = str(client / "key.pem")
-    return table
+    orgs = network["orgs"]
+    endpoints = [o["peer"]["endpoint"] for o in orgs]
+    users = []
+    for org in orgs:
+        user_dirs = sorted(
+            (crypto / org["domain"] / "users").glob("User*@*"),
+            key=lambda d: int(d.name[4:].partition("@")[0]),
+        )
+        for d in user_dirs:
+            users.append(
+                json.dumps(
+                    {
+                        "msp_id": org["msp_id"],
+                        "cert": _read_pem(d / "cert.pem"),
+                        "key": (d / "key.pem").read_text(encoding="ascii"),
+                    }
+                )
+            )
+    first = orgs[0]
+    defined = {c["name"] for c in network["chaincodes"]}
+    return FabricDevChain(
+        name=name,
+        rpc_url=f"grpc://{endpoints[0]}",
+        registration={"family": "fabric", "trust_root": trust_root, "broker": BROKER},
+        adapter_config={
+            "type": "fabric",
+            "id": name,
+            "channel": network["channel"],
+            "gateway": endpoints[0],
+            "peers": [f"{o['msp_id']}@{e}" for o, e in zip(orgs, endpoints, strict=True)],
+            "msp_id": first["msp_id"],
+            "cert": str(chain_dir / first["client"]["cert"]),
+            "key": str(chain_dir / first["client"]["key"]),
+            "broker": BROKER,
+        },
+        services={s: cc for cc, s in SERVICES.items() if cc in defined},
+        user_keys=users,
+    )
 
 
 class FabricDevchains:
@@ -159,16 +151,11 @@ class FabricDevchains:
         opened = open_fabric_chain(config)
         chain = await trio.to_thread.run_sync(opened.__enter__)
         try:
-            defined = set(chain.net.registry.names())
-            yield FabricDevChain(
-                name=name,
-                rpc_url=f"grpc://{chain.endpoints[0]}",
-                registration=registration(chain),
-                adapter_config=adapter_config(name, chain),
-                services={s: cc for cc, s in SERVICES.items() if cc in defined},
-                user_keys=[user_key(u) for u in chain.setup.users],
-                chain=chain,
-            )
+            if chain.config.data_dir is None:
+                raise ValueError("a Fabric dev chain for the topology needs a data dir")
+            dev = describe_material(name, chain.config.data_dir)
+            dev.chain = chain
+            yield dev
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(opened.__exit__, None, None, None)

@@ -179,6 +179,25 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         parsed = _unpack(context, signed)
         self._check_channel(context, parsed.channel_id)
         proposal = proposal_pb2.Proposal.FromString(signed.proposal_bytes)
+        # One committed state for every peer's simulation (the store's lock is re-entrant
+        # and commits take it): the peers share one ledger here, so the answers cannot
+        # differ because a block landed between two simulations, as on a real network
+        # they may (there the client endorses again).
+        with self.net.store.lock:
+            responses = self._collect(context, request, parsed, signed)
+        try:
+            envelope = prepare_transaction(proposal, responses)
+        except TransactionError as exc:
+            _abort(context, grpc.StatusCode.ABORTED, f"failed to assemble transaction: {exc}")
+        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+
+    def _collect(
+        self,
+        context: grpc.ServicerContext,
+        request: gateway_pb2.EndorseRequest,
+        parsed: ParsedProposal,
+        signed: proposal_pb2.SignedProposal,
+    ) -> list[proposal_response_pb2.ProposalResponse]:
         if request.endorsing_organizations:
             responses = []
             for org in request.endorsing_organizations:
@@ -192,11 +211,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 responses.append(self._endorse_on(context, index, signed))
         else:
             responses = self._endorse_by_policy(context, parsed, signed)
-        try:
-            envelope = prepare_transaction(proposal, responses)
-        except TransactionError as exc:
-            _abort(context, grpc.StatusCode.ABORTED, f"failed to assemble transaction: {exc}")
-        return gateway_pb2.EndorseResponse(prepared_transaction=envelope)
+        return responses
 
     def _endorse_on(
         self, context: grpc.ServicerContext, index: int, signed: proposal_pb2.SignedProposal

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+import trio
+
 from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
@@ -223,7 +225,7 @@ class FabricUser:
 
 #: peer.TxValidationCode.MVCC_READ_CONFLICT, and how often a driver endorses again.
 MVCC_READ_CONFLICT = 11
-MVCC_ATTEMPTS = 5
+MVCC_ATTEMPTS = 20
 
 
 class FabricDriver:
@@ -263,7 +265,7 @@ class FabricDriver:
         """Invoke ``service.func`` as ``users[user]``; endorsed again when another
         transaction changed what it read before it committed (MVCC_READ_CONFLICT), as
         a Fabric client does."""
-        for _ in range(MVCC_ATTEMPTS):
+        for attempt in range(MVCC_ATTEMPTS):
             done = await submit_transaction(
                 self.gateway,
                 self.users[user].identity,
@@ -274,6 +276,7 @@ class FabricDriver:
             )
             if done.code != MVCC_READ_CONFLICT:
                 break
+            await trio.sleep(0.01 * (attempt + 1))  # let the conflicting writer's block pass
         if not done.valid:
             raise RuntimeError(
                 f"{service}.{func} on {self.chain.name}: transaction {done.tx_id} was "

@@ -1,7 +1,8 @@
 """The topology as separate OS processes, so that any part can be ``kill -9``-ed.
 
 Same wiring as :mod:`benchmarks.harness.topology`, but the relay (``relayhub relay start``),
-each dev chain (``python -m appchains.evm.devchain``) and each gateway
+each dev chain (``python -m appchains.evm.devchain``, or ``python -m appchains.fabric``
+for the chains ``families`` names ``fabric``) and each gateway
 (``python -m adapters.gateway.main``) run as their own process with their own data
 directory, logging to ``workdir/logs``. Used by the crash tests and by the
 end-to-end benchmark (where separate processes use both cores).
@@ -15,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from appchains.evm.devchain.config import (
 from appchains.evm.devchain.crypto import address_hex, address_of_key
 from appchains.evm.devchain.genesis import make_setup
 from appchains.evm.devchain.harness import adapter_config, registration
+from appchains.fabric.harness import describe_material
 from benchmarks.harness.topology import (
     HUB_ID,
     ChainSetup,
@@ -93,9 +95,15 @@ class ProcTopology:
         registered: Sequence[str] | None = None,
         gateway_options: dict[str, str | int] | None = None,
         chain_options: dict[str, dict[str, str | int]] | None = None,
+        families: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.names = list(chains)
+        #: Each chain's family (``evm`` unless named): ``fabric`` chains run
+        #: ``python -m appchains.fabric``.
+        self.families = {n: (families or {}).get(n, "evm") for n in self.names}
+        #: The gRPC ports of each Fabric chain's peers (kept across restarts).
+        self.fabric_ports: dict[str, list[int]] = {}
         #: Chains registered on the relay (with a gateway) at start; the others run but
         #: join later with :meth:`register_late`.
         self.registered = list(chains if registered is None else registered)
@@ -166,11 +174,35 @@ class ProcTopology:
         ]
         return Proc(name, argv, self.workdir / "logs" / f"{name}.log")
 
+    def _fabric_proc(self, name: str, ports: list[int], relay_validator: str) -> Proc:
+        argv = [PY, "-m", "appchains.fabric", "--data-dir", str(self.workdir / name)]
+        argv += ["--seed", f"{self.seed}-{name}", "--chain-name", name, "--hub-id", HUB_ID]
+        argv += ["--relay-validators", relay_validator, "--relay-threshold", "1"]
+        argv += ["--batch-timeout", f"{int(self.block_interval * 1000)}ms"]
+        argv += ["--ports", ",".join(map(str, ports)), "--log-level", "warning"]
+        return Proc(name, argv, self.workdir / "logs" / f"{name}.log")
+
+    def _gateway_chain_table(self, c: ChainSetup, d: Path) -> str:
+        """The gateway file's ``[chain]`` table for chain ``c``."""
+        if c.family == "fabric":
+            table = dict(c.adapter_config)
+            peers = ", ".join(f'"{p}"' for p in table.pop("peers"))
+            return (
+                "[chain]\n"
+                + _toml_lines({k: str(v) for k, v in table.items()})
+                + f'peers = [{peers}]\ncommit_timeout = "10s"\n'
+            )
+        write_key_file(d / "evm.key", Account.from_key(c.adapter_config["key"]))
+        return (
+            "[chain]\n"
+            f'type = "evm"\nid = "{c.name}"\nrpc = "{c.rpc_url}"\nbroker = "{c.broker}"\n'
+            f'key = "{d / "evm.key"}"\nseal_mode = "seal"\nreceipt_timeout = "5s"\n'
+        )
+
     def _gateway_proc(self, c: ChainSetup) -> Proc:
         d = self.workdir / f"gateway-{c.name}"
         d.mkdir(parents=True, exist_ok=True)
         write_key_file(d / "relay.key", c.gateway_key)
-        write_key_file(d / "evm.key", Account.from_key(c.adapter_config["key"]))
         options = dict(self.gateway_options)
         if options.get("admin") == "auto":
             options["admin"] = f"127.0.0.1:{free_port()}"
@@ -182,10 +214,7 @@ class ProcTopology:
             "[gateway]\n"
             f'relay = "{self.relay_url}"\nkey = "relay.key"\ndata_dir = "state"\n'
             f'poll_interval = "50ms"\n{extra}\n'
-            "[chain]\n"
-            f'type = "evm"\nid = "{c.name}"\nrpc = "{c.rpc_url}"\nbroker = "{c.broker}"\n'
-            f'key = "{d / "evm.key"}"\nseal_mode = "seal"\nreceipt_timeout = "5s"\n'
-            f"{chain_extra}"
+            f"{self._gateway_chain_table(c, d)}{chain_extra}"
         )
         return Proc(
             f"gateway-{c.name}",
@@ -220,6 +249,9 @@ class ProcTopology:
         await wait_http(f"{self.relay_url}/healthz")
         setups: dict[str, ChainSetup] = {}
         for n, name in enumerate(self.names):
+            if self.families[name] == "fabric":
+                setups[name] = await self._start_fabric(name, validator)
+                continue
             port = free_port()
             self.procs[name] = self._chain_proc(name, n, port, validator)
             self.procs[name].start()
@@ -262,6 +294,16 @@ class ProcTopology:
             self._start_gateway(setups[name])
         return self.topo
 
+    async def _start_fabric(self, name: str, validator: str) -> ChainSetup:
+        ports = self.fabric_ports.setdefault(name, [free_port(), free_port()])
+        self.procs[name] = self._fabric_proc(name, ports, validator)
+        self.procs[name].start()
+        await wait_tcp([f"127.0.0.1:{p}" for p in ports])
+        dev = describe_material(name, self.workdir / name)
+        return ChainSetup.from_dev_chain(
+            dev, Account.from_key(derive_key(self.seed, f"gateway-{name}"))
+        )
+
     def _start_gateway(self, c: ChainSetup) -> None:
         self.procs[f"gateway-{c.name}"] = self._gateway_proc(c)
         self.procs[f"gateway-{c.name}"].start()
@@ -285,6 +327,8 @@ class ProcTopology:
         p.start()
         if name == "relay":
             await wait_http(f"{self.relay_url}/healthz")
+        elif name in self.fabric_ports:
+            await wait_tcp([f"127.0.0.1:{p}" for p in self.fabric_ports[name]])
         elif name in self.names:
             assert self.topo is not None
             await wait_http(self.topo.chains[name].rpc_url, rpc=True)
@@ -330,6 +374,22 @@ async def wait_http(
                 except httpx.HTTPError:
                     pass
                 await trio.sleep(0.1)
+
+
+async def wait_tcp(endpoints: Sequence[str], timeout: float = 30.0) -> None:
+    """Wait until every ``host:port`` accepts a connection (a Fabric peer's gRPC port
+    opens once its ledger is open)."""
+    with trio.fail_after(timeout):
+        for endpoint in endpoints:
+            host, _, port = endpoint.rpartition(":")
+            while True:
+                try:
+                    stream = await trio.open_tcp_stream(host, int(port))
+                except OSError:
+                    await trio.sleep(0.1)
+                    continue
+                await stream.aclose()
+                break
 
 
 @asynccontextmanager

@@ -56,7 +56,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import trio
 
-from adapters.base import AdapterRegistry
+from adapters.base import AdapterRegistry, BrokerCounters
 from adapters.evm.client import EvmSender
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
@@ -282,6 +282,17 @@ class Topology:
 
     def caller(self, chain: str, user: int = 0) -> SourceChain:
         return self.driver(chain).caller(user)
+
+    async def broker_counters(self, chain: str, src: str, dst: str) -> BrokerCounters:
+        """The ``out`` / ``inbound`` / ``callback`` counters of (src -> dst) on ``chain``'s
+        broker, read by a fresh adapter of its family (what a gateway's recovery reads)."""
+        c = self.chains[chain]
+        adapter = AdapterRegistry.from_entry_points().create(c.family, dict(c.adapter_config))
+        await adapter.start()
+        try:
+            return await adapter.counters(src, dst)
+        finally:
+            await adapter.stop()
 
     def client(self, account: Account | None = None) -> AsyncRelayClient:
         return AsyncRelayClient(self.relay_url, account=account)

@@ -278,3 +278,19 @@ def test_endorsement_set_against_a_policy() -> None:
     )
     with pytest.raises(EndorsementError, match=r"endorsement 1: .*does not verify"):
         verify_endorsements(PAYLOAD, [by[ORG1.peer0], forged], CAS, envelope, NOW)
+
+
+def test_certificates_are_reproducible_from_their_seed() -> None:
+    """A dev chain reissues its certificates from its seed on every start: they must be
+    byte-identical, because accounts (SHA-256 over the certificate) and the registered
+    orderer identity are bound to the exact bytes (RFC 6979 signatures)."""
+    t = 1_704_067_200
+    first = create_org_ca("Org9MSP", "org9.example.com", key=key_from_seed("repro/ca"), now=t)
+    again = create_org_ca("Org9MSP", "org9.example.com", key=key_from_seed("repro/ca"), now=t)
+    assert first.certificate.public_bytes(DER) == again.certificate.public_bytes(DER)
+    a = issue(first, "User1@org9.example.com", "client", key=key_from_seed("repro/u"), now=t)
+    b = issue(again, "User1@org9.example.com", "client", key=key_from_seed("repro/u"), now=t)
+    assert a.serialized == b.serialized
+
+
+DER = Encoding.DER
