@@ -17,6 +17,7 @@ from eth_account import Account as EthAccount
 from upfix import RELAYHUB, UpProcess, relayhub
 
 from adapters.evm.client import EvmCaller
+from adapters.fabric.client import ClientIdentity, account_address
 from relay.sdk import InterchainFailed, InterchainRolledBack, RelayClient
 
 pytestmark = pytest.mark.slow
@@ -51,10 +52,19 @@ def test_up_is_a_dev_environment_that_resumes(tmp_path: Path) -> None:
         assert json.loads(up.stdout) == env == json.loads((d / "up.json").read_text())
         assert env["relay"] == f"http://127.0.0.1:{up.port}" and env["hub"] == "hub0"
         assert "Ctrl-C" in up.stderr
+        assert {c["family"] for c in env["chains"].values()} == {"evm", "fabric"}
         for chain in env["chains"].values():
             assert len(chain["accounts"]) >= 3
             for acct in chain["accounts"]:
-                assert EthAccount.from_key(acct["private_key"]).address.lower() == acct["address"]
+                if chain["family"] == "evm":
+                    signer = EthAccount.from_key(acct["private_key"]).address.lower()
+                else:  # a Fabric client identity: its account is derived from it
+                    signer = account_address(
+                        ClientIdentity.from_pem(
+                            acct["msp_id"], acct["cert"].encode(), acct["key"].encode()
+                        )
+                    )
+                assert signer == acct["address"]
         # A web3 user's LocalAccount from the printed key acts through the SDK.
         key = EthAccount.from_key(env["chains"]["chainA"]["accounts"][2]["private_key"])
         first_id, value = _greet(env, key)

@@ -1,8 +1,8 @@
 """``relayhub demo`` and ``relayhub up``: the embedded default topology.
 
 ``demo`` starts a solo relay, three EVM dev chains (chainA, chainB, and chainC
-whose gateway is deliberately not running), a gateway for A and B, registers
-everything, and runs five interchain calls, each ending in a different way:
+whose gateway is deliberately not running), a Fabric dev chain chainF, a gateway
+for A, B and F, registers everything, and runs eight interchain calls:
 
 1. an asset transfer A → B                          → SUCCESS
 2. a data swap: A reads a value stored on B          → SUCCESS (value delivered)
@@ -10,8 +10,11 @@ everything, and runs five interchain calls, each ending in a different way:
 4. a transfer to C, whose gateway is down            → timeout → ROLLBACK on A
 5. a hostile mint: an account on A sends ``mint`` to B's AssetTransfer through the
    SDK                                               → FAILURE, B refuses the caller
+6. an asset transfer A → F (EVM → Fabric)            → SUCCESS
+7. an asset transfer F → B (Fabric → EVM)            → SUCCESS
+8. a hostile mint from a Fabric client on F to B     → FAILURE, B refuses the caller
 
-For call 5 to reach B at all, the demo registers AssetTransfer on the relay open
+For calls 5 and 8 to reach B at all, the demo registers AssetTransfer on the relay open
 to every caller (``relay_allow_lists=False``): the service's own counterpart
 check is what refuses it, as it must on a hub whose allow list is wrong.
 
@@ -53,7 +56,9 @@ from relay.ibtp import TxStatus
 from relay.sdk import InterchainFailed, InterchainRolledBack
 from relay.sdk.types import IbtpStatus
 
-CHAINS = ("chainA", "chainB", "chainC")
+CHAINS = ("chainA", "chainB", "chainC", "chainF")
+#: chainF is a Fabric chain (two orgs, a solo orderer, the broker set); the others EVM.
+FAMILIES = {"chainF": "fabric"}
 #: The relay port ``relayhub up`` serves on unless told otherwise (as ``relay init`` does).
 DEFAULT_PORT = 8710
 #: ``relayhub up`` sets this key in every chain's DataSwap, to a value naming the chain,
@@ -172,17 +177,57 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
     )
 
     console.print("[bold]5. hostile mint[/] an account on chainA asks chainB to mint 500000")
-    out.append(await hostile_mint(topo))
+    out.append(await hostile_mint(topo, "chainA", "chainB"))
+
+    f = topo.chains["chainF"]
+    fred = f.users[1].address
+    console.print("[bold]6. asset transfer[/] 30 tokens chainA (EVM) → chainF (Fabric)")
+    fred_before = await topo.balance("chainF", fred)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many("chainA", "chainF", [30], recipient=fred)
+    st = await _wait(topo, tid, 30)
+    fred_after = await _balance_settles(topo, "chainF", fred, fred_before + 30)
+    out.append(
+        Outcome(
+            "asset transfer",
+            "chainA → chainF",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"F credited {fred_after - fred_before}",
+        )
+    )
+
+    console.print("[bold]7. asset transfer[/] 12 tokens chainF (Fabric) → chainB (EVM)")
+    bob_before = await topo.balance("chainB", bob)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many("chainF", "chainB", [12], user=1, recipient=bob)
+    st = await _wait(topo, tid, 30)
+    bob_after = await _balance_settles(topo, "chainB", bob, bob_before + 12)
+    out.append(
+        Outcome(
+            "asset transfer",
+            "chainF → chainB",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"B credited {bob_after - bob_before}",
+        )
+    )
+
+    console.print("[bold]8. hostile mint[/] a Fabric client on chainF asks chainB to mint 500000")
+    out.append(await hostile_mint(topo, "chainF", "chainB"))
     return out
 
 
-async def hostile_mint(topo: Topology) -> Outcome:
-    """An EOA on chainA calls the SDK to send ``mint`` to chainB's AssetTransfer: the relay
-    proof is genuine, the service refuses the caller (not a counterpart), nothing is minted."""
-    b = topo.chains["chainB"]
-    caller = topo.caller("chainA", user=2)
-    eoa = topo.chains["chainA"].users[2].address
-    supply_b = await topo.total_supply("chainB")
+async def hostile_mint(topo: Topology, src: str, dst: str) -> Outcome:
+    """An account on ``src`` calls the SDK to send ``mint`` to ``dst``'s AssetTransfer: the
+    relay proof is genuine, the service refuses the caller (not a counterpart), nothing
+    is minted."""
+    b = topo.chains[dst]
+    caller = topo.caller(src, user=2)
+    eoa = topo.chains[src].users[2].address
+    supply_b = await topo.total_supply(dst)
     mint = abi_encode(["address", "uint256"], [eoa, 500_000])
     t0 = time.monotonic()
     async with topo.client() as client:
@@ -194,11 +239,11 @@ async def hostile_mint(topo: Topology) -> Outcome:
         except (InterchainFailed, InterchainRolledBack) as exc:
             st = await client.ibtp_status(exc.details["ibtp_id"])
             reason = str(exc.details.get("reason", "not routed"))
-    minted = await topo.total_supply("chainB") - supply_b
-    minted += await topo.balance("chainB", eoa)
+    minted = await topo.total_supply(dst) - supply_b
+    minted += await topo.balance(dst, eoa)
     return Outcome(
         "hostile mint",
-        "EOA@chainA → chainB",
+        f"account@{src} → {dst}",
         TxStatus.FAILURE,
         st,
         time.monotonic() - t0,
@@ -232,9 +277,16 @@ def render(outcomes: list[Outcome], console: Console) -> None:
 
 async def demo(workdir: Path, console: Console, stop: trio.CancelScope) -> int:
     t0 = time.monotonic()
-    console.print("starting a relay and three EVM dev chains (gateways for chainA and chainB)…")
+    console.print(
+        "starting a relay, three EVM dev chains (gateways for chainA and chainB) and a "
+        "Fabric dev chain chainF (with its gateway)…"
+    )
     async with open_topology(
-        workdir, CHAINS, without_gateway=("chainC",), relay_allow_lists=False
+        workdir,
+        CHAINS,
+        without_gateway=("chainC",),
+        relay_allow_lists=False,
+        families=FAMILIES,
     ) as topo:
         with stop:
             supply_before = sum([await topo.total_supply(c) for c in CHAINS])
@@ -266,19 +318,15 @@ def environment(topo: Topology) -> dict[str, Any]:
         chains[name] = {
             "chain_id": name,
             "family": c.family,
-            # EVM chains: the EVM chain ID a wallet signs with (from the trust root).
-            "evm_chain_id": (
-                c.trust_root.get("evm_chain_id") if isinstance(c.trust_root, dict) else None
-            ),
             "rpc": c.rpc_url,
             "broker": c.broker,
             "asset_transfer": c.service_id(c.asset),
             "asset_transfer_address": c.asset,
             "data_swap": c.service_id(c.data_swap),
             "data_swap_address": c.data_swap,
-            # Funded (ether and AssetTransfer tokens); no gateway sends from them. The
-            # first owns the chain's services (it may call setCounterpart).
-            "accounts": [{"address": u.address, "private_key": u.secret_hex} for u in c.users],
+            # The family's own: how to reach it, and funded accounts (AssetTransfer tokens,
+            # ether on EVM chains) no gateway sends from; the first owns the services.
+            **topo.driver(name).describe(),
         }
     return {
         "relay": topo.relay_url,
@@ -294,7 +342,7 @@ def environment(topo: Topology) -> dict[str, Any]:
 
 async def up(workdir: Path, port: int, console: Console, stop: trio.CancelScope) -> int:
     console.print(f"starting relayhub up in {workdir} (relay port {port})…")
-    async with open_topology(workdir, CHAINS, relay_port=port) as topo:
+    async with open_topology(workdir, CHAINS, relay_port=port, families=FAMILIES) as topo:
         with stop:
             for name in topo.chains:
                 await topo.data_set(name, GREETING_KEY, f"hello from {name}".encode())

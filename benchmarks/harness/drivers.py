@@ -19,6 +19,11 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import trio
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from adapters.evm.client import EvmCaller, EvmSender, calldata, eth_view, interchain_events
 from adapters.evm.lean_rpc import open_rpc
@@ -87,6 +92,11 @@ class ServiceDriver(Protocol):
 
     def caller(self, user: int) -> SourceChain:
         """The SDK's source-chain side for ``AsyncRelayClient.call`` as ``users[user]``."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What ``relayhub up`` prints of this chain beyond the common fields: how a
+        client reaches it, and its users with what they sign with (``accounts``)."""
         ...
 
 
@@ -213,6 +223,14 @@ class EvmDriver:
     def caller(self, user: int) -> SourceChain:
         c = self.chain
         return EvmCaller(c.rpc_url, self.users[user], c.broker, c.hub_id, c.name)
+
+    def describe(self) -> dict[str, Any]:
+        root = self.chain.trust_root
+        return {
+            # the EVM chain ID a wallet signs with (from the trust root)
+            "evm_chain_id": root.get("evm_chain_id") if isinstance(root, dict) else None,
+            "accounts": [{"address": u.address, "private_key": u.secret_hex} for u in self.users],
+        }
 
 
 @dataclass(frozen=True)
@@ -359,3 +377,21 @@ class FabricDriver:
         return FabricCaller(
             self.endpoint, self.users[user].identity, self.channel, c.hub_id, c.name, c.broker
         )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "gateway": self.endpoint,
+            # Client identities: Fabric signs with the key, an account is the identity's.
+            "accounts": [
+                {
+                    "address": u.address,
+                    "msp_id": u.identity.msp_id,
+                    "cert": u.identity.certificate.public_bytes(Encoding.PEM).decode(),
+                    "key": u.identity.key.private_bytes(
+                        Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
+                    ).decode(),
+                }
+                for u in self.users
+            ],
+        }
