@@ -41,11 +41,11 @@ from fabric_protos.peer import proposal_response_pb2, transaction_pb2
 from adapters.fabric.endorsement import endorse, endorsed_bytes
 from adapters.fabric.identity import deserialize_identity
 from adapters.fabric.proof import (
+    block_data_hash,
     block_header_bytes,
     build_attestation_proposal,
     build_attestation_response,
     build_proof,
-    compute_data_hash,
     orderer_signed_bytes,
 )
 from adapters.fabric.proposal import (
@@ -169,7 +169,7 @@ def make_workload(blocks: int, txs: int) -> FabricWorkload:
                 + [(key_of(e.endorser), endorsed_bytes(prp, e.endorser), e.signature) for e in ends]
             )
         number = 10 + b
-        data_hash = compute_data_hash(envelopes)
+        data_hash = block_data_hash(envelopes)
         previous = hashlib.sha256(b"bench block %d" % (number - 1)).digest()
         value = common_pb2.OrdererBlockMetadata(
             last_config=common_pb2.LastConfig(index=0)

@@ -110,7 +110,7 @@ PURE_MODULES = [
     # the Fabric protocol core shared with the Fabric app chain ("now" is a parameter)
     *(
         f"adapters.fabric.{m}"
-        for m in ("signature", "identity", "policy", "endorsement", "proposal")
+        for m in ("signature", "identity", "policy", "endorsement", "proposal", "blocks")
     ),
     # the Fabric dev chain's chaincodes (no clock, no I/O: what a peer's simulation runs)
     *sorted(
@@ -312,7 +312,7 @@ APPCHAIN_FORBIDDEN = ("relay", "adapters")
 #: through them). The Fabric dev chain's MSP, policy and commit checks are these.
 SHARED_WITH_APPCHAINS = frozenset(
     f"adapters.fabric.{m}"
-    for m in ("errors", "signature", "identity", "policy", "endorsement", "proposal")
+    for m in ("errors", "signature", "identity", "policy", "endorsement", "proposal", "blocks")
 )
 
 

@@ -18,7 +18,6 @@ both chain-side codes, retried by the gateway runtime.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -42,7 +41,7 @@ from fabric_protos.peer import (
 )
 
 from adapters.fabric import signature
-from adapters.fabric.identity import serialize_identity
+from adapters.fabric.identity import account_of_certificate, serialize_identity
 from adapters.fabric.proof import parse_transaction
 from adapters.fabric.proposal import build_proposal, compute_tx_id, decode_event
 from relay.errors import Code, RelayError
@@ -413,7 +412,7 @@ def account_address(identity: ClientIdentity) -> str:
     """A client's account on the broker set's chaincodes: ``0x`` + hex of
     SHA-256(mspid ‖ 0x00 ‖ DER certificate)[12:] (docs/fabric.md §3.2)."""
     der = identity.certificate.public_bytes(serialization.Encoding.DER)
-    return "0x" + hashlib.sha256(identity.msp_id.encode() + b"\x00" + der).digest()[12:].hex()
+    return "0x" + account_of_certificate(identity.msp_id, der).hex()
 
 
 def encode_bytes_list(items: Sequence[bytes]) -> bytes:

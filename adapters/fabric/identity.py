@@ -142,3 +142,15 @@ def deserialize_identity(
         raise IdentityError(f"the certificate does not decode: {exc}") from None
     fingerprint = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).digest()
     return Identity(sid.mspid, role, certificate, fingerprint, serialized)
+
+
+#: A client's account on the broker set's chaincodes is this many bytes.
+ACCOUNT_BYTES = 20
+
+
+def account_of_certificate(msp_id: str, certificate_der: bytes) -> bytes:
+    """A client's 20-byte account (docs/fabric.md §3.2): SHA-256(mspid ‖ 0x00 ‖ DER
+    certificate)[12:] — address-shaped, bound to the MSP ID and to the exact
+    certificate, as Fabric's own ``IdentityIdentifier``."""
+    digest = hashlib.sha256(msp_id.encode() + b"\x00" + certificate_der).digest()
+    return digest[-ACCOUNT_BYTES:]

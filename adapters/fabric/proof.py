@@ -41,6 +41,7 @@ from fabric_protos.peer import (
 )
 from google.protobuf.message import DecodeError, Message
 
+from .blocks import block_data_hash, block_header_bytes, block_header_hash, orderer_signed_bytes
 from .codes import FabricCode, FabricProofError
 from .proposal import (
     BROKER_EVENTS,
@@ -287,44 +288,6 @@ def parse_endorsement(data: bytes, index: int) -> proposal_response_pb2.Endorsem
 
 
 # --------------------------------------------------------------------------- blocks
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(raw),)) + raw
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    return bytes((tag,)) + _der_length(len(content)) + content
-
-
-def block_header_bytes(number: int, previous_hash: bytes, data_hash: bytes) -> bytes:
-    """Fabric's ``protoutil.BlockHeaderBytes``: ASN.1 DER ``SEQUENCE{INTEGER number,
-    OCTET STRING previous_hash, OCTET STRING data_hash}`` (Go's ``asn1.Marshal`` of a
-    ``big.Int`` and two byte slices)."""
-    integer = number.to_bytes(number.bit_length() // 8 + 1, "big")  # sign bit stays clear
-    return _der(0x30, _der(0x02, integer) + _der(0x04, previous_hash) + _der(0x04, data_hash))
-
-
-def block_header_hash(number: int, previous_hash: bytes, data_hash: bytes) -> bytes:
-    """Fabric's block hash (``protoutil.BlockHeaderHash``): SHA-256 of the header bytes."""
-    return hashlib.sha256(block_header_bytes(number, previous_hash, data_hash)).digest()
-
-
-def compute_data_hash(data: Sequence[bytes]) -> bytes:
-    """Fabric's ``protoutil.ComputeBlockDataHash``: SHA-256 of the concatenated entries."""
-    h = hashlib.sha256()
-    for entry in data:
-        h.update(entry)
-    return h.digest()
-
-
-def orderer_signed_bytes(value: bytes, signature_header: bytes, header_bytes: bytes) -> bytes:
-    """What an orderer's block signature covers (``protoutil.BlockSignatureVerifier``):
-    ``metadata.value ‖ signature_header ‖ BlockHeaderBytes``."""
-    return value + signature_header + header_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,12 +567,12 @@ __all__ = [
     "ParsedAction",
     "ParsedBlock",
     "ParsedTransaction",
+    "block_data_hash",
     "block_header_bytes",
     "block_header_hash",
     "build_attestation_proposal",
     "build_attestation_response",
     "build_proof",
-    "compute_data_hash",
     "decode_broker_event",
     "decode_fabric_proof",
     "encode_fabric_proof",

@@ -67,7 +67,7 @@ from .proof import (
     CallbackEvent,
     ParsedBlock,
     ParsedTransaction,
-    compute_data_hash,
+    block_data_hash,
     decode_broker_event,
     decode_fabric_proof,
     orderer_signed_bytes,
@@ -219,7 +219,7 @@ class FabricVerifier:
         # 5. the orderers
         self._check_orderers(tr, block, now)
         # 6. the data hash
-        if compute_data_hash(block.data) != block.data_hash:
+        if block_data_hash(block.data) != block.data_hash:
             _fail(
                 FabricCode.DATA_HASH_MISMATCH,
                 f"block {block.number}'s data does not hash to its header's data_hash: the "

@@ -15,7 +15,6 @@ transactions filter. Pure (no I/O, no clock).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +23,12 @@ from fabric_protos.common import common_pb2
 from google.protobuf.message import DecodeError
 
 import adapters.fabric.signature as signature
+from adapters.fabric.blocks import (
+    block_data_hash,
+    block_header_bytes,
+    block_header_hash,
+    orderer_signed_bytes,
+)
 from adapters.fabric.errors import FabricError
 from adapters.fabric.identity import Identity, MSPRole, deserialize_identity
 from adapters.fabric.signature import Signer
@@ -41,57 +46,17 @@ class BlockError(FabricError):
     """A block whose hashes, metadata or orderer signatures are not as they must be."""
 
 
-# --- ASN.1 DER --------------------------------------------------------------------------
+# --- hashes (Fabric's, shared with the verifier: adapters/fabric/blocks.py) -------------
 
 
-def der_length(n: int) -> bytes:
-    """A DER length: short form below 128, else 0x80 | count followed by big-endian bytes."""
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
+def header_bytes(header: common_pb2.BlockHeader) -> bytes:
+    """protoutil ``BlockHeaderBytes`` of ``header``."""
+    return block_header_bytes(header.number, header.previous_hash, header.data_hash)
 
 
-def der_integer(value: int) -> bytes:
-    """A DER INTEGER: minimal two's complement (a leading 0x00 keeps a positive sign)."""
-    if value == 0:
-        body = b"\x00"
-    elif value > 0:
-        body = value.to_bytes(value.bit_length() // 8 + 1, "big")
-    else:
-        body = value.to_bytes(((~value).bit_length()) // 8 + 1, "big", signed=True)
-    return b"\x02" + der_length(len(body)) + body
-
-
-def der_octet_string(data: bytes) -> bytes:
-    return b"\x04" + der_length(len(data)) + data
-
-
-def der_sequence(*parts: bytes) -> bytes:
-    body = b"".join(parts)
-    return b"\x30" + der_length(len(body)) + body
-
-
-# --- hashes -----------------------------------------------------------------------------
-
-
-def block_header_bytes(header: common_pb2.BlockHeader) -> bytes:
-    """protoutil ``BlockHeaderBytes``."""
-    return der_sequence(
-        der_integer(header.number),
-        der_octet_string(header.previous_hash),
-        der_octet_string(header.data_hash),
-    )
-
-
-def block_header_hash(header: common_pb2.BlockHeader) -> bytes:
+def header_hash(header: common_pb2.BlockHeader) -> bytes:
     """protoutil ``BlockHeaderHash``: the hash the next block names as previous."""
-    return hashlib.sha256(block_header_bytes(header)).digest()
-
-
-def block_data_hash(data: Sequence[bytes]) -> bytes:
-    """protoutil ``BlockDataHash``: SHA-256 of the envelopes concatenated."""
-    return hashlib.sha256(b"".join(data)).digest()
+    return block_header_hash(header.number, header.previous_hash, header.data_hash)
 
 
 # --- building and signing ---------------------------------------------------------------
@@ -109,11 +74,6 @@ def new_block(number: int, previous_hash: bytes, envelopes: Sequence[bytes]) -> 
     return block
 
 
-def signed_metadata_bytes(value: bytes, signature_header: bytes, header: bytes) -> bytes:
-    """What an orderer's block signature covers."""
-    return value + signature_header + header
-
-
 def sign_block(
     block: common_pb2.Block,
     orderer_identity: bytes,
@@ -127,7 +87,7 @@ def sign_block(
         last_config=common_pb2.LastConfig(index=last_config)
     ).SerializeToString()
     shdr = common_pb2.SignatureHeader(creator=orderer_identity, nonce=nonce).SerializeToString()
-    sig = sign(signed_metadata_bytes(value, shdr, block_header_bytes(block.header)))
+    sig = sign(orderer_signed_bytes(value, shdr, header_bytes(block.header)))
     metadata = common_pb2.Metadata(
         value=value,
         signatures=[common_pb2.MetadataSignature(signature_header=shdr, signature=sig)],
@@ -180,7 +140,7 @@ def verify_block(
         raise BlockError(f"block {block.header.number}: bad SIGNATURES metadata: {exc}") from None
     if not metadata.signatures:
         raise BlockError(f"block {block.header.number}: not signed")
-    header = block_header_bytes(block.header)
+    header = header_bytes(block.header)
     signers = []
     for ms in metadata.signatures:
         try:
@@ -188,7 +148,7 @@ def verify_block(
             identity = deserialize_identity(shdr.creator, orderer_cas, now)
             signature.verify(
                 identity.public_key,
-                signed_metadata_bytes(metadata.value, ms.signature_header, header),
+                orderer_signed_bytes(metadata.value, ms.signature_header, header),
                 ms.signature,
             )
         except (DecodeError, FabricError) as exc:

@@ -28,7 +28,7 @@ from fabric_protos.msp import msp_config_pb2
 from fabric_protos.orderer import configuration_pb2 as orderer_config_pb2
 
 from adapters.fabric.proposal import compute_tx_id
-from appchains.fabric.block import block_header_bytes, new_block, sign_block
+from appchains.fabric.block import header_bytes, new_block, sign_block
 from appchains.fabric.ca import SigningIdentity
 
 #: Fabric's defaults for the batch limits not configured here.
@@ -90,7 +90,7 @@ class Orderer:
         self, number: int, previous_hash: bytes, envelopes: Sequence[bytes]
     ) -> common_pb2.Block:
         block = new_block(number, previous_hash, envelopes)
-        nonce = block_nonce(block_header_bytes(block.header))
+        nonce = block_nonce(header_bytes(block.header))
         sign_block(block, self.identity.serialized, self.identity.sign, nonce, last_config=0)
         return block
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fabric_protos.common import common_pb2
 
-from appchains.fabric.block import block_header_hash
+from appchains.fabric.block import header_hash
 from appchains.fabric.commit import CommitResult
 from appchains.fabric.ledger import TxLocation
 from appchains.fabric.simulation import Version, VersionedValue
@@ -111,7 +111,7 @@ class LedgerStore:
             try:
                 db.execute(
                     "INSERT INTO blocks (number, hash, block) VALUES (?, ?, ?)",
-                    (number, block_header_hash(block.header), block.SerializeToString()),
+                    (number, header_hash(block.header), block.SerializeToString()),
                 )
                 db.executemany(
                     "INSERT OR IGNORE INTO txs (tx_id, number, idx, code) VALUES (?, ?, ?, ?)",

@@ -14,16 +14,13 @@ from fabric_protos.msp import msp_config_pb2
 from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
 from netfix import CHANNEL, CLIENT, SETUP, Client, endorsed, open_network
 
+from adapters.fabric.blocks import block_data_hash, der_integer, der_octet_string, der_sequence
 from adapters.fabric.endorsement import verify_endorsement
 from adapters.fabric.proposal import parse_proposal_response_payload, proposal_hash
 from appchains.fabric.block import (
     BlockError,
-    block_data_hash,
-    block_header_bytes,
-    block_header_hash,
-    der_integer,
-    der_octet_string,
-    der_sequence,
+    header_bytes,
+    header_hash,
     transactions_filter,
     verify_block,
 )
@@ -47,7 +44,7 @@ def test_der_integers_and_sequence_match_cryptography(r: int, s: int) -> None:
 
 def test_block_header_bytes_by_hand() -> None:
     header = common_pb2.BlockHeader(number=0)
-    assert block_header_bytes(header) == bytes.fromhex("300902010004000400")[:0] + bytes(
+    assert header_bytes(header) == bytes.fromhex("300902010004000400")[:0] + bytes(
         [0x30, 0x07, 0x02, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00]
     )
     header = common_pb2.BlockHeader(number=128, previous_hash=b"\x01" * 32, data_hash=b"\x02" * 32)
@@ -57,8 +54,8 @@ def test_block_header_bytes_by_hand() -> None:
         + bytes([0x04, 0x20])
         + b"\x02" * 32
     )
-    assert block_header_bytes(header) == expected
-    assert block_header_hash(header) == hashlib.sha256(expected).digest()
+    assert header_bytes(header) == expected
+    assert header_hash(header) == hashlib.sha256(expected).digest()
     assert der_octet_string(b"x" * 200)[:3] == bytes([0x04, 0x81, 200])
     assert der_integer(2**64 - 1) == bytes([0x02, 0x09, 0x00]) + b"\xff" * 8
 

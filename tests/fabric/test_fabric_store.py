@@ -17,7 +17,7 @@ from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_
 from netfix import SETUP, endorsed, open_network
 
 from appchains.fabric.block import (
-    block_header_hash,
+    header_hash,
     transactions_filter,
     verify_block,
 )
@@ -38,7 +38,7 @@ def replay(store: LedgerStore) -> dict[tuple[str, str], tuple[bytes, Version]]:
         block = store.get_block(number)
         assert block is not None and block.header.number == number
         verify_block(block, previous, SETUP.orderer_cas, int(time.time()))
-        previous = block_header_hash(block.header)
+        previous = header_hash(block.header)
         assert store.block_hash(number) == previous
         codes = transactions_filter(block)
         assert len(codes) == len(block.data.data)

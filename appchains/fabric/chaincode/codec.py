@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,12 +56,13 @@ from dataclasses import dataclass
 from fabric_protos.msp import identities_pb2
 from google.protobuf.message import DecodeError
 
+from adapters.fabric.identity import ACCOUNT_BYTES, account_of_certificate
+
 from .stub import Response, Stub, error, success
 
 UINT8_MAX = 2**8 - 1
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
-ACCOUNT_BYTES = 20
 ZERO_ACCOUNT = b"\x00" * ACCOUNT_BYTES
 
 #: The service interface the broker calls (docs/broker.md); only the broker may.
@@ -325,11 +325,6 @@ def account_of(creator: bytes) -> bytes:
     except DecodeError:
         raise Refused(message) from None
     return account_of_certificate(sid.mspid, _pem_to_der(sid.id_bytes, message))
-
-
-def account_of_certificate(msp_id: str, certificate_der: bytes) -> bytes:
-    digest = hashlib.sha256(msp_id.encode() + b"\x00" + certificate_der).digest()
-    return digest[-ACCOUNT_BYTES:]
 
 
 def _pem_to_der(pem: bytes, message: str) -> bytes:

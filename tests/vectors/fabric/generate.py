@@ -46,10 +46,10 @@ from adapters.fabric.proof import (
     CALLBACK_EVENT,
     CallbackEvent,
     FabricProof,
+    block_data_hash,
     block_header_bytes,
     build_attestation_proposal,
     build_attestation_response,
-    compute_data_hash,
     encode_fabric_proof,
     orderer_signed_bytes,
 )
@@ -406,7 +406,7 @@ class Block:
     signed_bytes: Callable[[bytes, bytes, bytes], bytes] = orderer_signed_bytes
 
     def serialize(self) -> bytes:
-        data_hash = compute_data_hash(self.envelopes)
+        data_hash = block_data_hash(self.envelopes)
         previous = hashlib.sha256(b"block %d" % (self.number - 1)).digest()
         header_bytes = block_header_bytes(self.number, previous, data_hash)
         value = common_pb2.OrdererBlockMetadata(
