@@ -447,4 +447,4 @@ async def test_conformance_suite_on_ganache(world: World, ganache_url: str) -> N
             side=side,
         )
         report = await check_adapter(harness)
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10
