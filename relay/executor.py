@@ -131,7 +131,10 @@ class Executor:
     # --- blocks ---------------------------------------------------------------
 
     def begin_block(self, view: StateView, height: int) -> int:
-        """Process timeouts due at ``height``: BEGIN -> BEGIN_ROLLBACK, both chains told.
+        """Process timeouts due at ``height``: BEGIN -> BEGIN_ROLLBACK, and a rollback
+        notice to the destination only. The source is told once the destination has
+        acknowledged that it consumed the index without running it (SOURCE_ROLLBACK);
+        a destination that had run it sends its receipt instead, which still counts.
 
         Returns how many transactions timed out."""
         prefix = timeout_prefix(height)
@@ -144,7 +147,7 @@ class Executor:
                 continue
             status = compute_next_status(TxStatus(rec[R_STATUS]), Event.TIMEOUT)
             self._set_status(view, ibtp_id, rec, status, height)
-            self._route_notice(view, src, dst, index, status)
+            self._route(view, parse_service_id(dst).chain, _notice(src, dst, index), status)
             self._add_meta(view, "open_timeouts", -1)
         return len(due)
 
@@ -470,32 +473,31 @@ class Executor:
                 )
         if src.chain == dst.chain:
             raise RelayError(Code.SAME_CHAIN, "from and to are on the same chain; call it locally")
-        submitter = (
-            dst if ibtp.type in (IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE) else src
-        )
-        chains = scope.chains
-        cached = chains.get(submitter.chain)
-        if cached is None:
-            rec = self._active_chain(view, submitter.chain)
-            cached = (rec, self.chain_context(rec))
-            chains[submitter.chain] = cached
-        rec, ctx = cached
-        if sender not in rec["gateways"]:
-            other = dst if submitter is src else src
-            other_rec = view.get(f"chain/{other.chain}")
-            if other_rec is not None and sender in other_rec["gateways"]:
-                raise RelayError(
-                    Code.WRONG_SUBMITTER,
-                    f"{ibtp.type.name} {compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)} was "
-                    f"sent by a gateway of chain {other.chain}, but a {ibtp.type.name} is "
-                    f"submitted by a gateway of chain {submitter.chain} (requests and rollback "
-                    "acknowledgements come from the source chain, receipts from the destination)",
-                )
-            raise RelayError(
-                Code.UNAUTHORIZED,
-                f"{sender} is not a registered gateway of chain {submitter.chain}; "
-                f"{ibtp.type.name} is submitted by that chain's gateway",
+        if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
+            sides = self._ack_sides(view, sender, src, dst, scope)
+            ctx = sides[0][1]
+        else:
+            submitter = (
+                dst if ibtp.type in (IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE) else src
             )
+            rec, ctx = self._chain_ctx(view, submitter.chain, scope)
+            if sender not in rec["gateways"]:
+                other = dst if submitter is src else src
+                other_rec = view.get(f"chain/{other.chain}")
+                if other_rec is not None and sender in other_rec["gateways"]:
+                    raise RelayError(
+                        Code.WRONG_SUBMITTER,
+                        f"{ibtp.type.name} {compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)} "
+                        f"was sent by a gateway of chain {other.chain}, but a "
+                        f"{ibtp.type.name} is submitted by a gateway of chain "
+                        f"{submitter.chain} (requests come from the source chain, receipts "
+                        "from the destination)",
+                    )
+                raise RelayError(
+                    Code.UNAUTHORIZED,
+                    f"{sender} is not a registered gateway of chain {submitter.chain}; "
+                    f"{ibtp.type.name} is submitted by that chain's gateway",
+                )
         ibtp_id = compute_ibtp_id(ibtp.src, ibtp.dst, ibtp.index)
         ibtp_hash = compute_ibtp_hash(ibtp)
         if (
@@ -518,32 +520,129 @@ class Executor:
             raise RelayError(
                 Code.UNKNOWN_IBTP, f"{ibtp.type.name} for {ibtp_id}, which the relay has not seen"
             )
+        if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
+            return self._apply_rollback_ack(view, ibtp, ibtp_id, ibtp_hash, record, sides, height)
         if record[R_RECEIPT] and record[R_RECEIPT] == ibtp_hash:
             return [ibtp_id, record[R_STATUS], True]
-        event = {
-            IBTPType.RECEIPT_SUCCESS: Event.RECEIPT_SUCCESS,
-            IBTPType.RECEIPT_FAILURE: Event.RECEIPT_FAILURE,
-            IBTPType.RECEIPT_ROLLBACK: Event.ROLLBACK_ACK,
-        }[ibtp.type]
-        status = compute_next_status(TxStatus(record[R_STATUS]), event)
-        self._verify(ctx, ibtp, ibtp_hash)
-        # A receipt's result is the destination's answer; a rollback acknowledgement keeps
-        # what the record holds (why the relay did not route it, for BEGIN_FAILURE).
-        result = (
-            record[R_RESULT]
-            if event is Event.ROLLBACK_ACK
-            else (ibtp.payload.args[0] if ibtp.payload.args else b"")
+        event = (
+            Event.RECEIPT_SUCCESS
+            if ibtp.type == IBTPType.RECEIPT_SUCCESS
+            else Event.RECEIPT_FAILURE
         )
-        record = [*record[:R_RECEIPT], ibtp_hash, result]
+        prior = TxStatus(record[R_STATUS])
+        status = compute_next_status(prior, event)
+        self._verify(ctx, ibtp, ibtp_hash)
+        # A receipt's result is the destination's answer.
+        record = [
+            *record[:R_RECEIPT],
+            ibtp_hash,
+            ibtp.payload.args[0] if ibtp.payload.args else b"",
+        ]
         self._set_status(view, ibtp_id, record, status, height)
-        if event is not Event.ROLLBACK_ACK:
+        if prior is TxStatus.BEGIN:
+            # In BEGIN_ROLLBACK (a late receipt) begin_block has removed the timeout already.
             view.delete(timeout_prefix(record[R_TIMEOUT]) + ibtp_id)
             self._add_meta(view, "open_timeouts", -1)
-            pk = pair_key(ibtp.src, ibtp.dst)
-            ic, rc = view.get(pk, (0, 0))
-            view.set(pk, [ic, max(rc, ibtp.index)])
-            self._route(view, src.chain, ibtp, status)
+        self._raise_receipt_counter(view, ibtp)
+        self._route(view, src.chain, ibtp, status)
         return [ibtp_id, int(status), False]
+
+    def _apply_rollback_ack(
+        self,
+        view: StateView,
+        ibtp: IBTP,
+        ibtp_id: str,
+        ibtp_hash: bytes,
+        record: list[Any],
+        sides: list[tuple[bool, ChainContext]],
+        height: int,
+    ) -> list[Any]:
+        """A RECEIPT_ROLLBACK: the source's acknowledgement that it rolled back
+        (ROLLBACK_ACK, ``from``'s chain), or the destination's that it consumed the
+        index without running it (DST_ROLLBACK_ACK, ``to``'s chain). ``sides`` are the
+        readings the sender allows, as (is the source, context), the source's first."""
+        prior = TxStatus(record[R_STATUS])
+        if sides[0][0] and record[R_RECEIPT] == ibtp_hash:
+            return [ibtp_id, int(prior), True]  # the source's acknowledgement again
+        first: RelayError | None = None
+        for is_source, ctx in sides:
+            event = Event.ROLLBACK_ACK if is_source else Event.DST_ROLLBACK_ACK
+            try:
+                status = compute_next_status(prior, event)
+                self._verify(ctx, ibtp, ibtp_hash)
+            except RelayError as exc:
+                # A gateway of both chains: the source's reading failed, try the other.
+                first = first or exc
+                continue
+            break
+        else:
+            assert first is not None
+            raise first
+        if is_source:
+            # The acknowledgement keeps the result the record holds (why the relay did
+            # not route it, for BEGIN_FAILURE and a request expired at admission).
+            record = [*record[:R_RECEIPT], ibtp_hash, record[R_RESULT]]
+            self._set_status(view, ibtp_id, record, status, height)
+            return [ibtp_id, int(status), False]
+        if status is prior:
+            # The destination consumed an index it was told to (a notice sent to both
+            # chains), or says so again: taken, verified, nothing changes.
+            return [ibtp_id, int(prior), True]
+        # BEGIN_ROLLBACK -> SOURCE_ROLLBACK: the request will never run at the
+        # destination, so now the source may roll back. The record keeps no hash of this
+        # acknowledgement: the source's has the same IBTP hash and must not look repeated.
+        self._set_status(view, ibtp_id, record, status, height)
+        self._raise_receipt_counter(view, ibtp)
+        self._route(
+            view, parse_service_id(ibtp.src).chain, _notice(ibtp.src, ibtp.dst, ibtp.index), status
+        )
+        return [ibtp_id, int(status), False]
+
+    @staticmethod
+    def _raise_receipt_counter(view: StateView, ibtp: IBTP) -> None:
+        """The pair's receipt counter: the highest index the destination answered (a
+        receipt, or its acknowledgement that it gave the request up)."""
+        pk = pair_key(ibtp.src, ibtp.dst)
+        ic, rc = view.get(pk, (0, 0))
+        view.set(pk, [ic, max(rc, ibtp.index)])
+
+    def _chain_ctx(
+        self, view: StateView, chain: str, scope: _IbtpTxScope
+    ) -> tuple[dict[str, Any], ChainContext]:
+        """The ACTIVE chain's record and verifier context (3001 / 3002), memoised."""
+        cached = scope.chains.get(chain)
+        if cached is None:
+            rec = self._active_chain(view, chain)
+            cached = scope.chains[chain] = (rec, self.chain_context(rec))
+        return cached
+
+    def _ack_sides(
+        self, view: StateView, sender: Address, src: ServiceID, dst: ServiceID, scope: _IbtpTxScope
+    ) -> list[tuple[bool, ChainContext]]:
+        """Whose acknowledgement a RECEIPT_ROLLBACK from ``sender`` is: the source's when
+        ``sender`` is a gateway of ``from``'s chain, the destination's when it is one of
+        ``to``'s chain (both, source first, for a gateway of both chains). The chain must
+        be ACTIVE (3001 / 3002); a gateway of neither is 2005 UNAUTHORIZED."""
+        found: list[tuple[bool, ServiceID, bool]] = []
+        for is_source, side in ((True, src), (False, dst)):
+            rec = scope.record(view, f"chain/{side.chain}")
+            if rec is not None and sender in rec["gateways"]:
+                found.append((is_source, side, rec["status"] == ACTIVE))
+        # A gateway of both chains, one of them not ACTIVE: the ACTIVE one's reading.
+        chosen = [f for f in found if f[2]] or found[:1]
+        sides = [
+            (is_source, self._chain_ctx(view, side.chain, scope)[1])
+            for is_source, side, _ in chosen
+        ]
+        if not sides:
+            self._chain_ctx(view, src.chain, scope)
+            raise RelayError(
+                Code.UNAUTHORIZED,
+                f"{sender} is a registered gateway of neither chain {src.chain} nor chain "
+                f"{dst.chain}; a RECEIPT_ROLLBACK is submitted by a gateway of the chain whose "
+                "broker emitted it (the source's acknowledgement, or the destination's)",
+            )
+        return sides
 
     def _verify(self, ctx: ChainContext, ibtp: IBTP, ibtp_hash: bytes) -> None:
         try:
@@ -628,12 +727,15 @@ class Executor:
     def _route_notice(
         self, view: StateView, src: str, dst: str, index: int, status: TxStatus
     ) -> None:
-        """Tell both chains that request ``index`` of (src -> dst) will not complete: a
-        RECEIPT_ROLLBACK (no payload, timeout 0) announcing ``status``. The source rolls
-        back; the destination marks the index so its broker never executes it and moves
-        past it. The destination's notice is queued even if that chain is not registered
-        (yet): a chain registered later reads its queue from the start."""
-        note = IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+        """Tell both chains at once that request ``index`` of (src -> dst), which the
+        relay never routed, will not complete: a RECEIPT_ROLLBACK (no payload, timeout
+        0). The source rolls back; the destination marks the index so its broker never
+        executes it and moves past it. Safe only because the request was never routed
+        (BEGIN_FAILURE, or expired at admission): a routed one's timeout tells the
+        destination first (begin_block). The destination's notice is queued even if
+        that chain is not registered (yet): a chain registered later reads its queue
+        from the start."""
+        note = _notice(src, dst, index)
         self._route(view, parse_service_id(src).chain, note, status)
         self._route(view, parse_service_id(dst).chain, note, status)
 
@@ -685,9 +787,12 @@ class Executor:
         )
 
     def _route(self, view: StateView, chain: str, ibtp: IBTP, status: TxStatus) -> None:
+        """Queue ``ibtp`` for ``chain`` with the status its relay proof announces: the
+        transaction's, except SOURCE_ROLLBACK, whose notices announce BEGIN_ROLLBACK
+        (brokers know the statuses of docs/protocol.md §2.2 only)."""
         seq = int(view.get(f"outseq/{chain}", 0)) + 1
         view.set(f"outseq/{chain}", seq)
-        view.set(out_key(chain, seq), [encode_ibtp_unproven(ibtp), int(status)])
+        view.set(out_key(chain, seq), [encode_ibtp_unproven(ibtp), int(_proof_status(status))])
 
     @staticmethod
     def _add_meta(view: StateView, name: str, delta: int) -> None:
@@ -736,6 +841,16 @@ def _text(body: dict[str, Any], name: str, limit: int) -> str:
     if not isinstance(value, str):
         raise RelayError(Code.FIELD_TYPE, f"{name} must be a string")
     return value[:limit]
+
+
+def _notice(src: str, dst: str, index: int) -> IBTP:
+    """The rollback notice for request ``index`` of (src -> dst) (docs/protocol.md §3)."""
+    return IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+
+
+def _proof_status(status: TxStatus) -> TxStatus:
+    """The status a relay proof announces for a transaction in ``status``."""
+    return TxStatus.BEGIN_ROLLBACK if status is TxStatus.SOURCE_ROLLBACK else status
 
 
 def decode_outbound(chain: str, seq: int, value: Any) -> Outbound:

@@ -30,13 +30,15 @@ class Metrics:
         )
         self.ibtps = Counter(
             "relayhub_ibtps_total",
-            "IBTPs admitted, by outcome: new, or an idempotent duplicate",
+            "IBTPs admitted, by outcome: new, or a no-op (an idempotent duplicate, or a "
+            "destination's rollback acknowledgement that changes nothing)",
             ["outcome"],
             registry=r,
         )
         self.timeouts = Counter(
             "relayhub_timeouts_total",
-            "Interchain transactions moved to BEGIN_ROLLBACK by timeout",
+            "Interchain transactions moved to BEGIN_ROLLBACK by timeout (the destination is "
+            "asked to give them up; the source waits for its answer)",
             registry=r,
         )
         self.blocks = Counter("relayhub_blocks_committed_total", "Blocks committed", registry=r)

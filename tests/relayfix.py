@@ -239,6 +239,12 @@ class World:
         ibtp = IBTP(request.src, request.dst, request.index, IBTPType.RECEIPT_ROLLBACK, 0)
         return self.prove(ibtp, chain_of(request.src))
 
+    def dst_ack(self, request: IBTP) -> IBTP:
+        """The destination's notarized RECEIPT_ROLLBACK: its broker consumed the index
+        without running it (submitted by the destination's gateway)."""
+        ibtp = IBTP(request.src, request.dst, request.index, IBTPType.RECEIPT_ROLLBACK, 0)
+        return self.prove(ibtp, chain_of(request.dst))
+
     def ibtp_tx(self, ibtps: Iterable[IBTP], chain: str | None = None) -> Transaction:
         """An ``ibtp`` transaction by the submitting chain's gateway (of the first IBTP
         unless ``chain`` is given)."""
@@ -265,7 +271,8 @@ def chain_of(service_id: str) -> str:
 
 
 def submitter_chain(ibtp: IBTP) -> str:
-    """The chain whose gateway submits ``ibtp`` (protocol.md §4)."""
+    """The chain whose gateway submits ``ibtp`` (protocol.md §4); a RECEIPT_ROLLBACK is
+    taken as the source's acknowledgement (pass ``chain`` for the destination's)."""
     if ibtp.type in (IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE):
         return chain_of(ibtp.dst)
     return chain_of(ibtp.src)

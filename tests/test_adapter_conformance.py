@@ -123,7 +123,7 @@ async def test_evm_adapter_passes_the_conformance_suite(tmp_path: Path) -> None:
             )
             report = await check_adapter(harness)
             await rpc.aclose()
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10
 
 
 class _NoFactory:

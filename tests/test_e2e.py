@@ -2,7 +2,8 @@
 
 Every interchain transfer must reach SUCCESS, supply must be conserved across the
 chains, and no transfer may execute twice. Failure and timeout end in FAILURE /
-ROLLBACK with the source's lock returned.
+ROLLBACK with the source's lock returned; a timeout returns it only once the
+destination (its gateway down until then) has given the call up.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import trio
 from eth_abi import encode as abi_encode
 
 from adapters.evm.client import eth_view
-from benchmarks.harness.topology import Topology, open_topology
-from relay.ibtp import TxStatus
+from benchmarks.harness.topology import Topology, open_topology, start_gateway
+from relay.ibtp import TxStatus, decode_ibtp
 from relay.sdk import InterchainFailed, InterchainRolledBack, RelayClient
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,28 @@ async def _broker_counter(topo: Topology, chain: str, name: str, src: str, dst: 
         topo.rpc(chain), c.broker, f"{name}(string,string)", [src, dst], ["uint64"]
     )
     return int(v)
+
+
+async def _start_gateway_after_a_timeout(
+    topo: Topology, chain: str, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Once the relay has routed a timeout's notice to ``chain``, have ``chain`` give the
+    call up (the notice delivered before the request) and start its gateway, which
+    submits the acknowledgement (it keeps running until cancelled)."""
+    assert topo.node is not None
+    task_status.started()
+    while True:
+        notices = [
+            decode_ibtp(e["ibtp"]).id
+            for e in topo.node.outbound(chain, 1, 1000)["entries"]
+            if e["status"] == TxStatus.BEGIN_ROLLBACK
+        ]
+        if notices:
+            break
+        await trio.sleep(0.05)
+    await topo.deliver_notice(chain, notices[0])
+    async with start_gateway(topo, chain):
+        await trio.sleep_forever()
 
 
 async def _wait_all(topo: Topology, ids: list[str], timeout: float) -> dict[str, TxStatus]:
@@ -84,8 +107,22 @@ async def test_failure_and_timeout_roll_back_on_the_source(tmp_path: Path) -> No
             async with topo.client() as client:
                 height = (await client.status())["height"]
             (to_c,) = await topo.transfer_many("chainA", "chainC", [10], timeout=height + 8)
-            statuses = await _wait_all(topo, [over_cap, to_c], 60)
-            assert statuses == {over_cap: TxStatus.FAILURE, to_c: TxStatus.ROLLBACK}
+            assert (await _wait_all(topo, [over_cap], 60)) == {over_cap: TxStatus.FAILURE}
+            # Timed out, with chainC's gateway down: the notice waits for chainC, and
+            # chainA keeps the lock (chainC might have run the call).
+            async with topo.client() as client:
+                with trio.fail_after(60):
+                    while (await client.ibtp_status(to_c)).status != TxStatus.BEGIN_ROLLBACK:
+                        await trio.sleep(0.05)
+            await trio.sleep(1)
+            assert await topo.balance("chainA", alice) == before - 10
+            # chainC gives the call up (its broker takes the notice before the request);
+            # its gateway, started, submits the acknowledgement; then chainA rolls back.
+            await topo.deliver_notice("chainC", to_c)
+            await trio.sleep(1)
+            assert await topo.balance("chainA", alice) == before - 10
+            async with start_gateway(topo, "chainC"):
+                assert (await _wait_all(topo, [to_c], 60)) == {to_c: TxStatus.ROLLBACK}
             with trio.fail_after(20):
                 while await topo.balance("chainA", alice) != before:
                     await trio.sleep(0.05)
@@ -95,6 +132,7 @@ async def test_failure_and_timeout_roll_back_on_the_source(tmp_path: Path) -> No
             assert [s for s, _ in st.history] == [
                 TxStatus.BEGIN,
                 TxStatus.BEGIN_ROLLBACK,
+                TxStatus.SOURCE_ROLLBACK,
                 TxStatus.ROLLBACK,
             ]
 
@@ -139,16 +177,20 @@ async def test_sdk_call_returns_results_and_names_each_failure(tmp_path: Path) -
                     )
                 assert refused.value.details["timed_out"] is False
 
-                # chainC's gateway is down: the call times out and rolls back.
-                with pytest.raises(InterchainRolledBack) as late:
-                    await client.call(
-                        caller.service_id,
-                        c.service_id(c.data_swap),
-                        "get",
-                        [key],
-                        via=caller,
-                        timeout_blocks=6,
-                    )
+                # chainC's gateway is down: the call times out; it rolls back once the
+                # gateway is back and chainC's broker gave the call up.
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(_start_gateway_after_a_timeout, topo, "chainC")
+                    with pytest.raises(InterchainRolledBack) as late:
+                        await client.call(
+                            caller.service_id,
+                            c.service_id(c.data_swap),
+                            "get",
+                            [key],
+                            via=caller,
+                            timeout_blocks=6,
+                        )
+                    nursery.cancel_scope.cancel()
                 assert late.value.details["timed_out"] is True
 
             def blocking() -> bytes:

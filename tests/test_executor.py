@@ -457,15 +457,51 @@ def test_receipt_from_destination_gateway_only(h: Harness, world: World, typ: IB
     h.apply(world.ibtp_tx([rcpt], "B"))
 
 
-def test_rollback_from_source_gateway_only(h: Harness, world: World) -> None:
+def test_rollback_acks_by_chain(h: Harness, world: World) -> None:
+    """A RECEIPT_ROLLBACK is the source's acknowledgement from a gateway of ``from``'s
+    chain, the destination's from one of ``to``'s chain, each verified with its chain's
+    context; a gateway of neither chain is UNAUTHORIZED."""
     req = world.interchain("A", "B", timeout=2)
     h.apply(world.ibtp_tx([req]))
-    h.next_block()  # BEGIN_ROLLBACK: the source must acknowledge
-    ack = world.rollback_ack(req)
-    h.refuse(world.ibtp_probe([ack], "C"), Code.UNAUTHORIZED)
-    h.refuse(world.ibtp_probe([ack], "B"), Code.WRONG_SUBMITTER)
-    h.apply(world.ibtp_tx([ack], "A"))
+    h.next_block()  # BEGIN_ROLLBACK: the destination must give the request up first
+    ack, dst_ack = world.rollback_ack(req), world.dst_ack(req)
+    h.refuse(world.ibtp_probe([dst_ack], "C"), Code.UNAUTHORIZED)
+    # The source was told nothing yet: its acknowledgement is not allowed.
+    err = h.refuse(world.ibtp_probe([ack], "A"), Code.INVALID_TRANSITION)
+    assert err.details["status"] == TxStatus.BEGIN_ROLLBACK
+    # Sent by B's gateway, it is B's acknowledgement: A's notaries cannot vouch for it.
+    h.refuse(world.ibtp_probe([ack], "B"), Code.NOTARY_UNKNOWN_SIGNER)
+    assert h.results(world.ibtp_tx([dst_ack], "B")) == [[req.id, TxStatus.SOURCE_ROLLBACK, False]]
+    # Sent by A's gateway, B's notaries cannot vouch for the source's acknowledgement.
+    h.refuse(world.ibtp_probe([dst_ack], "A"), Code.NOTARY_UNKNOWN_SIGNER)
+    assert h.results(world.ibtp_tx([ack], "A")) == [[req.id, TxStatus.ROLLBACK, False]]
     assert status(h, req) == TxStatus.ROLLBACK
+
+
+def test_a_gateway_of_both_chains_acknowledges_for_either(world: World) -> None:
+    """One key registered as a gateway of both chains: its RECEIPT_ROLLBACK is read as
+    the source's acknowledgement first, and as the destination's if the source's
+    reading refuses it (a transition the status does not allow, a proof that fails)."""
+    h = Harness(world)
+    shared = world.gateway("A")
+    for c in world.chain_ids:
+        gateways = [shared.account.address] if c == "B" else None
+        h.apply(world.register_tx(c, **({"gateways": gateways} if gateways else {})))
+    for c in world.chain_ids:
+        h.apply(world.approve_tx(c))
+    for c in world.chain_ids:
+        for svc in ("svc",):
+            signer = shared if c == "B" else world.gateway(c)
+            h.apply(signer.tx("service.register", world.service_body(c, svc)))
+    req = world.interchain("A", "B", timeout=h.height + 1)
+    h.apply(world.ibtp_tx([req], "A"))
+    h.next_block()
+    assert status(h, req) == TxStatus.BEGIN_ROLLBACK
+    assert h.results(world.ibtp_tx([world.dst_ack(req)], "A"))[0][1] == TxStatus.SOURCE_ROLLBACK
+    assert h.results(world.ibtp_tx([world.dst_ack(req)], "A")) == [
+        [req.id, TxStatus.SOURCE_ROLLBACK, True]
+    ]
+    assert h.results(world.ibtp_tx([world.rollback_ack(req)], "A"))[0][1] == TxStatus.ROLLBACK
 
 
 # --- IBTPs: notary proofs -------------------------------------------------------
@@ -555,8 +591,9 @@ def test_receipt_transitions(h: Harness, world: World, typ: IBTPType, final: TxS
     other = IBTPType.RECEIPT_FAILURE if typ == IBTPType.RECEIPT_SUCCESS else typ
     late = world.receipt(req, other, b"again")
     h.refuse(world.ibtp_probe([late]), Code.LATE_RECEIPT)
-    # A rollback acknowledgement cannot follow a final receipt.
+    # No rollback acknowledgement, the source's or the destination's, follows a receipt.
     h.refuse(world.ibtp_probe([world.rollback_ack(req)]), Code.INVALID_TRANSITION)
+    h.refuse(world.ibtp_probe([world.dst_ack(req)], "B"), Code.INVALID_TRANSITION)
 
 
 def test_receipt_for_unknown_request(h: Harness, world: World) -> None:
@@ -569,6 +606,8 @@ def test_rollback_ack_while_begin(h: Harness, world: World) -> None:
     req = world.interchain("A", "B")
     h.apply(world.ibtp_tx([req]))
     h.refuse(world.ibtp_probe([world.rollback_ack(req)]), Code.INVALID_TRANSITION)
+    # The destination cannot give up a request the relay has not timed out.
+    h.refuse(world.ibtp_probe([world.dst_ack(req)], "B"), Code.INVALID_TRANSITION)
 
 
 # --- timeouts ------------------------------------------------------------------------
@@ -590,23 +629,64 @@ def test_timeout_fires_at_exactly_its_height(h: Harness, world: World) -> None:
     assert h.get(f"timeout/{4:016x}/{req.id}") is None
     assert not h.executor.has_open_timeouts(h.view)
     note = IBTP(req.src, req.dst, req.index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
-    # Both chains are told to roll back: B after the request itself, A for the first time.
-    assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_ROLLBACK)]
+    # Only the destination is told, after the request itself: a destination never
+    # undoes, so the source waits until B says the request will never run there.
+    assert outbound(h, "A") == []
     b = outbound(h, "B")
     assert [(s, st) for s, _, st in b] == [(1, TxStatus.BEGIN), (2, TxStatus.BEGIN_ROLLBACK)]
     assert b[1][1] == note
-    # A late receipt is refused; the source's rollback acknowledgement finishes it.
+    h.refuse(world.ibtp_probe([world.rollback_ack(req)]), Code.INVALID_TRANSITION)
+    # B's broker consumed the index unexecuted: its acknowledgement -> SOURCE_ROLLBACK,
+    # and the notice goes to A (its relay proof announces BEGIN_ROLLBACK).
+    dst_ack = world.dst_ack(req)
+    assert h.results(world.ibtp_tx([dst_ack], "B")) == [[req.id, TxStatus.SOURCE_ROLLBACK, False]]
+    rec = record(h, req)
+    assert rec[3] == [[0, 1], [TxStatus.BEGIN_ROLLBACK, 4], [TxStatus.SOURCE_ROLLBACK, 4]]
+    assert rec[4] == b""  # the source's acknowledgement has the same IBTP hash
+    assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_ROLLBACK)]
+    assert len(outbound(h, "B")) == 2
+    assert pair(h, req.src, req.dst) == (1, 1)
+    # Now a receipt is late; B's acknowledgement again changes nothing.
     h.refuse(world.ibtp_probe([world.receipt(req)]), Code.LATE_RECEIPT)
-    err = h.refuse(world.ibtp_probe([world.rollback_ack(req)], "B"), Code.WRONG_SUBMITTER)
-    assert err.details["item"] == 0
+    before = without_accounts(h.snapshot())
+    assert h.results(world.ibtp_tx([dst_ack], "B")) == [[req.id, TxStatus.SOURCE_ROLLBACK, True]]
+    assert without_accounts(h.snapshot()) == before
     seqs = (h.get("outseq/A"), h.get("outseq/B"))
     ack = world.rollback_ack(req)
     assert h.results(world.ibtp_tx([ack])) == [[req.id, TxStatus.ROLLBACK, False]]
     assert status(h, req) == TxStatus.ROLLBACK
     assert (h.get("outseq/A"), h.get("outseq/B")) == seqs  # the ack routes nothing
     assert h.results(world.ibtp_tx([ack])) == [[req.id, TxStatus.ROLLBACK, True]]
+    assert h.results(world.ibtp_tx([dst_ack], "B")) == [[req.id, TxStatus.ROLLBACK, True]]
     # Nothing fires again later.
     assert h.next_block() == 0
+
+
+@pytest.mark.parametrize(
+    ("typ", "final"),
+    [(IBTPType.RECEIPT_SUCCESS, TxStatus.SUCCESS), (IBTPType.RECEIPT_FAILURE, TxStatus.FAILURE)],
+)
+def test_a_late_receipt_stands(h: Harness, world: World, typ: IBTPType, final: TxStatus) -> None:
+    """The destination executed the request but its receipt reached the relay after the
+    timeout: BEGIN_ROLLBACK told only the destination, whose broker keeps its outcome;
+    the receipt still settles the transaction and goes to the source as usual."""
+    req = world.interchain("A", "B", timeout=3)
+    h.apply(world.ibtp_tx([req]))
+    h.advance_to(3)
+    assert status(h, req) == TxStatus.BEGIN_ROLLBACK
+    assert h.get("meta/open_timeouts") == 0
+    rcpt = world.receipt(req, typ, b"minted")
+    assert h.results(world.ibtp_tx([rcpt])) == [[req.id, final, False]]
+    rec = record(h, req)
+    assert rec[3] == [[0, 1], [TxStatus.BEGIN_ROLLBACK, 3], [final, 3]]
+    assert (rec[4], rec[5]) == (compute_ibtp_hash(rcpt), b"minted")
+    assert h.get("meta/open_timeouts") == 0  # counted down once, by the timeout
+    assert pair(h, req.src, req.dst) == (1, 1)
+    assert outbound(h, "A") == [(1, replace_ibtp(rcpt, proof=b""), final)]
+    assert h.results(world.ibtp_tx([rcpt])) == [[req.id, final, True]]
+    # The destination cannot also have given it up; the source was never told to.
+    h.refuse(world.ibtp_probe([world.dst_ack(req)], "B"), Code.INVALID_TRANSITION)
+    h.refuse(world.ibtp_probe([world.rollback_ack(req)]), Code.INVALID_TRANSITION)
 
 
 def test_default_timeout(h: Harness, world: World) -> None:
@@ -649,19 +729,26 @@ def test_expired_timeout_consumes_the_index_and_rolls_back(
     h.advance_to(2)
     req = world.interchain("A", "B", index=1, timeout=timeout)
     (res,) = h.results(world.ibtp_tx([req]))
-    assert res[:3] == [req.id, TxStatus.BEGIN_ROLLBACK, False]
+    assert res[:3] == [req.id, TxStatus.SOURCE_ROLLBACK, False]
     assert "had passed" in res[3]
     rec = record(h, req)
-    assert rec[0] == TxStatus.BEGIN_ROLLBACK and rec[2] == timeout
-    assert rec[3] == [[TxStatus.BEGIN_ROLLBACK, 2]]
+    assert rec[0] == TxStatus.SOURCE_ROLLBACK and rec[2] == timeout
+    assert rec[3] == [[TxStatus.SOURCE_ROLLBACK, 2]]
     assert pair(h, req.src, req.dst) == (1, 0)
     assert not h.executor.has_open_timeouts(h.view)
+    # Never routed, so both chains are told at once; the proofs announce BEGIN_ROLLBACK.
     note = IBTP(req.src, req.dst, 1, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
     assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_ROLLBACK)]
     assert outbound(h, "B") == [(1, note, TxStatus.BEGIN_ROLLBACK)]  # never the request
     # The same request again is a duplicate; a receipt for it is late.
-    assert h.results(world.ibtp_tx([req]))[0][:3] == [req.id, TxStatus.BEGIN_ROLLBACK, True]
+    assert h.results(world.ibtp_tx([req]))[0][:3] == [req.id, TxStatus.SOURCE_ROLLBACK, True]
     h.refuse(world.ibtp_probe([world.receipt(req)]), Code.LATE_RECEIPT)
+    # B's broker consumed the index: its acknowledgement is taken and changes nothing.
+    before = without_accounts(h.snapshot())
+    assert h.results(world.ibtp_tx([world.dst_ack(req)], "B")) == [
+        [req.id, TxStatus.SOURCE_ROLLBACK, True]
+    ]
+    assert without_accounts(h.snapshot()) == before
     # The next index of the pair is routed; the source's acknowledgement ends the first.
     nxt = world.interchain("A", "B", index=2)
     assert h.results(world.ibtp_tx([nxt]))[0][:3] == [nxt.id, TxStatus.BEGIN, False]
@@ -670,6 +757,11 @@ def test_expired_timeout_consumes_the_index_and_rolls_back(
         TxStatus.ROLLBACK,
     ]
     assert record(h, req)[5] == res[3].encode()  # the reason stays on the record
+    assert h.results(world.ibtp_tx([world.dst_ack(req)], "B"))[0][:3] == [
+        req.id,
+        TxStatus.ROLLBACK,
+        True,
+    ]
 
 
 # --- BEGIN_FAILURE ------------------------------------------------------------------
@@ -702,6 +794,13 @@ def test_begin_failure(
     note = IBTP(req.src, req.dst, 1, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
     assert outbound(h, "A") == [(1, note, TxStatus.BEGIN_FAILURE)]
     assert outbound(h, dst_chain) == [(1, note, TxStatus.BEGIN_FAILURE)]
+    if dst_chain in world.chains:
+        # The destination's broker consumed the index: taken, changes nothing.
+        before = without_accounts(h.snapshot())
+        assert h.results(world.ibtp_tx([world.dst_ack(req)], dst_chain)) == [
+            [req.id, TxStatus.BEGIN_FAILURE, True]
+        ]
+        assert without_accounts(h.snapshot()) == before
     h.apply(world.ibtp_tx([world.rollback_ack(req)]))
     assert status(h, req) == TxStatus.ROLLBACK
     assert record(h, req)[5] == res[3].encode()

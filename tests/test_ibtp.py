@@ -246,7 +246,7 @@ def test_valid_vector(path: Path) -> None:
 
     chains = [decoded.dst.split(":")[1], decoded.src.split(":")[1]]
     assert [(d["target_chain"], d["status"]) for d in v["signed_digest"]] == [
-        (c, s.value) for c in chains for s in TxStatus
+        (c, s.value) for c in chains for s in TxStatus if s is not TxStatus.SOURCE_ROLLBACK
     ]
     for entry in v["signed_digest"]:
         status = TxStatus(entry["status"])

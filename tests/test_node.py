@@ -233,8 +233,13 @@ async def test_timeouts_fire_through_idle_blocks(tmp_path: Path, world: World) -
         for height in range(accepted_at + 1, accepted_at + 4):
             blk = node.store.get_block(height, with_txs=True)
             assert blk is not None and blk.txs == ()
-        entries = node.outbound("A", 1)["entries"]
-        assert [(e["seq"], e["status"]) for e in entries] == [(1, TxStatus.BEGIN_ROLLBACK)]
+        # The notice goes to the destination only (the source waits for its answer).
+        assert node.outbound("A", 1)["entries"] == []
+        entries = node.outbound("B", 1)["entries"]
+        assert [(e["seq"], e["status"]) for e in entries] == [
+            (1, TxStatus.BEGIN),
+            (2, TxStatus.BEGIN_ROLLBACK),
+        ]
         assert node.metrics.timeouts._value.get() == 1
         # No open timeout left: block production goes quiet again.
         stop = node.head_height
@@ -337,7 +342,8 @@ class Built:
 
 async def run_scenario(data_dir: Path, world: World) -> Built:
     """Registration, requests, both receipts, a BEGIN_FAILURE and its ack, duplicates,
-    refusals, and timeouts fired through idle blocks then acknowledged."""
+    refusals, and timeouts fired through idle blocks, then given up by the destination
+    and acknowledged by the source, or settled by a late receipt."""
     cfg = node_config(data_dir, world, idle_block_interval=0.02)
     async with open_node(cfg, notary_registry()) as node:
         await submit_ok(node, world.setup_txs())
@@ -360,6 +366,15 @@ async def run_scenario(data_dir: Path, world: World) -> Built:
         assert not refused[0]["ok"]
         for req in (ab[2], *cb):
             await wait_status(node, req, TxStatus.BEGIN_ROLLBACK)
+        # B gives ab[2] up (the notice to the source follows), then A acknowledges; cb[0]
+        # has a late receipt; cb[1] stays in BEGIN_ROLLBACK.
+        await submit_ok(
+            node,
+            [
+                world.ibtp_tx([world.dst_ack(ab[2])], "B"),
+                world.ibtp_tx([world.receipt(cb[0])]),
+            ],
+        )
         await submit_ok(node, [world.ibtp_tx([world.rollback_ack(ab[2])])])
         head = node.head_height
     assert mid < head - 3

@@ -177,9 +177,20 @@ def test_ledger_vectors_cover_the_documented_codes() -> None:
 def test_ledger_vectors_cover_every_transition() -> None:
     v = load(VECTORS / "ledger" / "02-interchain.json")
     paths = {tuple(s for s, _ in t["history"]) for t in v["final"]["transactions"].values()}
-    # BEGIN->SUCCESS, BEGIN->FAILURE, BEGIN->BEGIN_ROLLBACK(->ROLLBACK), expired at
-    # admission ->ROLLBACK, BEGIN_FAILURE(->ROLLBACK)
-    assert paths >= {(0, 1), (0, 2), (0, 5), (0, 5, 3), (5, 3), (4,), (4, 3), (0,)}
+    # BEGIN->SUCCESS, BEGIN->FAILURE, BEGIN->BEGIN_ROLLBACK->SUCCESS (a late receipt),
+    # BEGIN->BEGIN_ROLLBACK->SOURCE_ROLLBACK(->ROLLBACK), expired at admission
+    # SOURCE_ROLLBACK->ROLLBACK, BEGIN_FAILURE(->ROLLBACK)
+    assert paths >= {
+        (0, 1),
+        (0, 2),
+        (0, 5, 1),
+        (0, 5, 6),
+        (0, 5, 6, 3),
+        (6, 3),
+        (4,),
+        (4, 3),
+        (0,),
+    }
 
 
 # ---------------------------------------------------------------------------

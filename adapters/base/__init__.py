@@ -10,7 +10,8 @@ must pass.
 Responsibilities of an adapter:
 
 * **watch**: ``poll(checkpoint)`` returns the broker's interchain messages
-  (requests, receipts, rollback acknowledgements) emitted after ``checkpoint``,
+  (requests, receipts, rollback acknowledgements of the source and of the
+  destination) emitted after ``checkpoint``,
   each as an IBTP *with its proof*, in chain order, plus the new checkpoint;
 * **execute**: ``deliver(deliveries)`` submits IBTPs routed by the relay (with
   the relay validators' signatures) to the broker, in order, idempotently;
@@ -143,8 +144,9 @@ class Adapter(Protocol):
         * RECEIPT_SUCCESS, RECEIPT_FAILURE: the receipt (this chain is the destination;
           one receipt per index, so asking for the other outcome gives None);
           :data:`ANY_RECEIPT` asks for the receipt whichever its outcome;
-        * RECEIPT_ROLLBACK: the acknowledgement that this chain (the source) rolled
-          the request back.
+        * RECEIPT_ROLLBACK: the acknowledgement that this chain rolled the request
+          back: as its source (its broker ran the rollback), or as its destination (its
+          broker consumed the index without running it, after a rollback notice).
 
         Works from the chain alone (after a restart, with nothing polled yet). Raises
         like ``poll`` when the chain cannot be asked."""

@@ -406,8 +406,14 @@ class EvmAdapter:
             if data[96:128] != _TYP_ROLLBACK_WORD:
                 return None
             src, dst, index, typ = abi_decode(CALLBACK_EVENT_TYPES, data)
-            # Only the source side's rollback is news for the relay (the acknowledgement).
-            if typ == IBTPType.RECEIPT_ROLLBACK and parse_service_id(src).chain == self.chain_id:
+            # A rollback is news for the relay on either side: at the source it is the
+            # acknowledgement that the source rolled back; at the destination, that the
+            # broker consumed the index without running it (the relay then tells the
+            # source). A source-side success or failure callback is news for nobody.
+            if typ == IBTPType.RECEIPT_ROLLBACK and self.chain_id in (
+                parse_service_id(src).chain,
+                parse_service_id(dst).chain,
+            ):
                 return IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload(), proof)
         return None
 

@@ -2,8 +2,10 @@
 
 A proof (see :mod:`adapters.evm.proof`) is accepted when, in this order:
 
-0. the IBTP's emitting side (``from``; ``to`` for RECEIPT_SUCCESS/FAILURE) is a
-   service of the chain in ``ctx``;
+0. the IBTP's emitting side is a service of the chain in ``ctx``: ``from`` for
+   INTERCHAIN, ``to`` for RECEIPT_SUCCESS/FAILURE, ``from`` or ``to`` for
+   RECEIPT_ROLLBACK (the source's acknowledgement, or the destination's: its broker
+   consumed the index without running it);
 1. the proof decodes canonically (version 1);
 2. ``keccak(header_rlp) == block_hash`` and the header is an RLP list whose item 5
    (receiptsRoot) is 32 bytes;
@@ -69,7 +71,8 @@ TRUST_ROOT_KEYS = frozenset({"evm_chain_id", "mode", "validators", "threshold"})
 #: Verified headers kept per verifier; a block's IBTPs usually arrive together.
 DEFAULT_HEADER_MEMO_SIZE = 4096
 
-#: Receipts are emitted by the destination chain; requests and rollbacks by the source.
+#: Receipts are emitted by the destination chain, requests by the source, rollback
+#: acknowledgements by either.
 _DESTINATION_EMITTED = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
 #: For each IBTP type: the event topic, its ABI types and its name.
 _EVENT_FOR_TYPE: dict[IBTPType, tuple[bytes, tuple[str, ...]]] = {
@@ -225,15 +228,26 @@ class EvmVerifier:
                 "the chain's trust root was not parsed by the evm verifier; re-register the chain",
             )
         broker = _broker_bytes(ctx.broker)
-        side = "to" if ibtp.type in _DESTINATION_EMITTED else "from"
-        emitter = ibtp.dst if side == "to" else ibtp.src
-        if not emitter.startswith(f"{ctx.hub_id}:{ctx.chain_id}:"):
-            raise ProofError(
-                EvmCode.CHAIN_MISMATCH,
-                f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} "
-                f"service ({emitter[:200]}), not by {ctx.hub_id}:{ctx.chain_id}, whose proof "
-                "this is",
-            )
+        prefix = f"{ctx.hub_id}:{ctx.chain_id}:"
+        if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
+            # Either end's broker acknowledges a rollback (docs/protocol.md §3).
+            if not (ibtp.src.startswith(prefix) or ibtp.dst.startswith(prefix)):
+                raise ProofError(
+                    EvmCode.CHAIN_MISMATCH,
+                    f"a RECEIPT_ROLLBACK is emitted by the chain of its 'from' or its 'to' "
+                    f"service ({ibtp.src[:200]}, {ibtp.dst[:200]}), not by "
+                    f"{ctx.hub_id}:{ctx.chain_id}, whose proof this is",
+                )
+        else:
+            side = "to" if ibtp.type in _DESTINATION_EMITTED else "from"
+            emitter = ibtp.dst if side == "to" else ibtp.src
+            if not emitter.startswith(prefix):
+                raise ProofError(
+                    EvmCode.CHAIN_MISMATCH,
+                    f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} "
+                    f"service ({emitter[:200]}), not by {ctx.hub_id}:{ctx.chain_id}, whose "
+                    "proof this is",
+                )
         proof = decode_evm_proof(ibtp.proof)
         receipts_root = self.verify_header(tr, proof)
         walked = walk_mpt_proof(receipts_root, _rlp_uint(proof.tx_index), proof.nodes)

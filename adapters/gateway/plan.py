@@ -39,7 +39,8 @@ def compute_receipt_checks(
 ) -> list[Resend]:
     """``pairs`` maps (src, dst) -> (relay receipt counter, broker inbound counter) for
     pairs whose destination is this chain. Receipts for requests the broker executed
-    past the relay's receipt counter may be missing at the relay: check them."""
+    past the relay's receipt counter, and acknowledgements of indices it consumed
+    unexecuted after a timeout, may be missing at the relay: check them."""
     out = []
     for (src, dst), (relay_rc, broker_in) in sorted(pairs.items()):
         if broker_in > relay_rc:

@@ -16,7 +16,9 @@ Three jobs, each a trio task:
 Both positions are written to ``state.json`` at most every ``STATE_SAVE_INTERVAL``
 by a saver task (a crash repeats at most that much work, as no-ops).
 * **recovery** (at start) — compares the relay's counters with the broker's and
-  re-fetches, in order, requests the relay lacks and receipts it has not recorded.
+  re-fetches, in order, requests the relay lacks, and receipts (or, for a request
+  timed out on the relay, the broker's acknowledgement that it gave the request up)
+  that the relay has not recorded.
 
 Retries back off exponentially up to ``max_backoff``; memory stays bounded (one
 poll batch and one stream page at a time).
@@ -364,10 +366,15 @@ class Gateway:
                     if err.code == Code.UNKNOWN_IBTP:
                         continue
                     raise
-                if status.status != TxStatus.BEGIN:
+                if status.status not in (TxStatus.BEGIN, TxStatus.BEGIN_ROLLBACK):
                     continue
-                # The receipt whichever its outcome (adapters.base.Adapter.refetch).
+                # The receipt whichever its outcome (adapters.base.Adapter.refetch). After
+                # a timeout (BEGIN_ROLLBACK) the broker either ran the request (its receipt
+                # still settles it) or consumed the index unexecuted: then the relay waits
+                # for the broker's acknowledgement before it tells the source.
                 got = await self.adapter.refetch(r.src, r.dst, index, ANY_RECEIPT)
+                if got is None and status.status == TxStatus.BEGIN_ROLLBACK:
+                    got = await self.adapter.refetch(r.src, r.dst, index, IBTPType.RECEIPT_ROLLBACK)
                 if got is not None:
                     batch.append(got)
             if batch:

@@ -27,6 +27,12 @@ through everything the gateway runtime relies on:
 6. a rollback for another own request is acknowledged: the acknowledgement is polled
    as a RECEIPT_ROLLBACK IBTP that verifies, and ``refetch(RECEIPT_ROLLBACK)`` gives
    it again (None for a request that was not rolled back);
+6b. at the destination, a rollback notice for the next inbound index, not run yet, is
+   delivered (EXECUTED): ``counters().inbound`` counts it consumed, and the broker's
+   acknowledgement is polled as a RECEIPT_ROLLBACK IBTP (``from`` remote, ``to`` local)
+   that verifies and refetches; a notice for an index the broker already ran is taken
+   (EXECUTED or ALREADY_DONE, never refused, also a second time), changes nothing and
+   yields no IBTP, and that index's receipt still refetches;
 7. a delivery whose relay proof is signed by an unknown key is refused (raises), and
    changes nothing.
 
@@ -245,9 +251,43 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         await _check_refetch(chain, both, (src, dst, index), IBTPType.RECEIPT_ROLLBACK, None)
         rep.ok("rollback acknowledged with a verifying proof")
 
+        # 6b. the destination's side of a rollback notice: for an index it has not run,
+        # the broker consumes it and acknowledges (the relay then tells the source); for
+        # one it ran, nothing changes and nothing is news (its receipt stands).
+        skipped = base_in + 3
+        notice = IBTP(remote, local, skipped, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+        assert await a.deliver([_relay_proof(chain, notice, TxStatus.BEGIN_ROLLBACK)]) == [
+            DeliveryOutcome.EXECUTED
+        ]
+        assert (await a.counters(remote, local)).inbound == skipped
+        (dst_ack,), checkpoint = await _poll_until(chain, checkpoint, 1)
+        assert (dst_ack.src, dst_ack.dst, dst_ack.index, dst_ack.type) == (
+            remote,
+            local,
+            skipped,
+            IBTPType.RECEIPT_ROLLBACK,
+        )
+        _verify(chain, dst_ack)
+        await _check_refetch(
+            chain, both, (remote, local, skipped), IBTPType.RECEIPT_ROLLBACK, dst_ack
+        )
+        ran = IBTP(remote, local, good.index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+        for _ in range(2):  # taken, and taken again: never refused
+            outcome = await a.deliver([_relay_proof(chain, ran, TxStatus.BEGIN_ROLLBACK)])
+            assert outcome[0] in (DeliveryOutcome.EXECUTED, DeliveryOutcome.ALREADY_DONE)
+        await chain.advance()
+        later = await a.poll(checkpoint)
+        assert not [i for i in later.ibtps if i.index == good.index], later.ibtps
+        checkpoint = later.checkpoint
+        key = (remote, local, good.index)
+        await _check_refetch(chain, both, key, IBTPType.RECEIPT_ROLLBACK, None)
+        await _check_refetch(chain, both, key, ANY_RECEIPT, ok_r)
+        assert (await a.counters(remote, local)).inbound == skipped
+        rep.ok("destination notices: acknowledged when unexecuted, taken silently when run")
+
         # 7. a forged relay proof is refused
         forged = IBTP(
-            remote, local, base_in + 3, IBTPType.INTERCHAIN, 0, Payload(func, tuple(args))
+            remote, local, base_in + 4, IBTPType.INTERCHAIN, 0, Payload(func, tuple(args))
         )
         stranger = Account.from_key(b"\x42" * 32)
         refused = False
@@ -256,7 +296,7 @@ async def check_adapter(chain: ConformanceChain) -> ConformanceReport:
         except Exception:
             refused = True
         assert refused, "a delivery signed by an unknown relay key was accepted"
-        assert (await a.counters(remote, local)).inbound == base_in + 2
+        assert (await a.counters(remote, local)).inbound == base_in + 3
         rep.ok("forged relay proof refused")
     finally:
         await fresh.stop()

@@ -168,6 +168,8 @@ def check_vector(
         for _ in range(2):  # the second time from whatever the verifier memoised
             verifier.verify(ctx, ibtp, vector.ibtp_hash)
         side = ibtp.dst if ibtp.type in _DESTINATION_EMITTED else ibtp.src
+        if ibtp.type == IBTPType.RECEIPT_ROLLBACK and parse_service_id(side).chain != ctx.chain_id:
+            side = ibtp.dst  # the destination's acknowledgement (docs/protocol.md §3)
         part = parse_service_id(side).service
         assert verifier.canonical_service(part) == part, (
             f"{vector.name}: {part!r}, as the chain emitted it, is not canonical"

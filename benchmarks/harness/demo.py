@@ -7,7 +7,8 @@ for A, B and F, registers everything, and runs eight interchain calls:
 1. an asset transfer A → B                          → SUCCESS
 2. a data swap: A reads a value stored on B          → SUCCESS (value delivered)
 3. a transfer above B's mint cap (B reverts)         → FAILURE, A's lock returned
-4. a transfer to C, whose gateway is down            → timeout → ROLLBACK on A
+4. a transfer to C, whose gateway is down            → timeout: A keeps the lock until
+   C's broker gives the call up and C's gateway reports it → ROLLBACK on A
 5. a hostile mint: an account on A sends ``mint`` to B's AssetTransfer through the
    SDK                                               → FAILURE, B refuses the caller
 6. an asset transfer A → F (EVM → Fabric)            → SUCCESS
@@ -49,7 +50,7 @@ from rich.console import Console
 from rich.table import Table
 
 from appchains.evm.devchain.config import ConfigError
-from benchmarks.harness.topology import HUB_ID, Topology, open_topology
+from benchmarks.harness.topology import HUB_ID, Topology, open_topology, start_gateway
 from relay.cli import ADMIN_KEY, GENESIS_FILE
 from relay.errors import Code, RelayError
 from relay.ibtp import TxStatus
@@ -89,6 +90,20 @@ def _heights(st: IbtpStatus) -> str:
 async def _wait(topo: Topology, ibtp_id: str, timeout: float) -> IbtpStatus:
     async with topo.client() as c:
         return await c.wait_final(ibtp_id, timeout=timeout)
+
+
+async def _wait_status(topo: Topology, ibtp_id: str, want: TxStatus, timeout: float) -> None:
+    """Wait (bounded) until the relay records ``ibtp_id`` in status ``want``."""
+    with trio.fail_after(timeout):
+        async with topo.client() as c:
+            while True:
+                try:
+                    if (await c.ibtp_status(ibtp_id)).status == want:
+                        return
+                except RelayError as err:
+                    if err.code != Code.UNKNOWN_IBTP:  # not submitted yet: wait
+                        raise
+                await trio.sleep(0.05)
 
 
 async def _balance_settles(topo: Topology, chain: str, owner: str, want: int) -> int:
@@ -157,14 +172,26 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
         )
     )
 
-    console.print("[bold]4. timeout[/] transfer to chainC, whose gateway is down")
+    console.print(
+        "[bold]4. timeout[/] transfer to chainC, whose gateway is down: the relay asks "
+        "chainC to give it up first, and chainA keeps the lock until chainC confirms"
+    )
     async with topo.client() as c:
         height = (await c.status())["height"]
     before = await topo.balance("chainA", alice)
     t0 = time.monotonic()
     (xid,) = await topo.transfer_many("chainA", "chainC", [10], timeout=height + 12)
-    st = await _wait(topo, xid, 45)
-    after = await _balance_settles(topo, "chainA", alice, before)
+    await _wait_status(topo, xid, TxStatus.BEGIN_ROLLBACK, 45)
+    locked = await topo.balance("chainA", alice)
+    console.print(
+        "   timed out; chainA still holds the lock. chainC gives the call up (the relay's "
+        "notice reaches its broker before the request) and its gateway starts…"
+    )
+    await topo.deliver_notice("chainC", xid)
+    async with start_gateway(topo, "chainC"):
+        st = await _wait(topo, xid, 45)
+        after = await _balance_settles(topo, "chainA", alice, before)
+    ok = after == before and locked == before - 10
     out.append(
         Outcome(
             "timeout",
@@ -172,7 +199,10 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
             TxStatus.ROLLBACK,
             st,
             time.monotonic() - t0,
-            "rolled back on A" if after == before else f"balance {before} → {after}",
+            "given up on C, then rolled back on A"
+            if ok
+            else f"balance {before} → {locked} → {after}",
+            check=ok,
         )
     )
 

@@ -9,7 +9,9 @@ end-to-end benchmark, so that all three exercise the same wiring::
         await topo.transfer("chainA", "chainB", amount=5)
 
 Every server binds 127.0.0.1. Chains named in ``without_gateway`` get no gateway
-(their inbound calls then time out: the demo's rollback-by-timeout case).
+(their inbound calls then time out, and roll back at the source once the chain's
+gateway, started later with :func:`start_gateway`, has given them up there: the
+demo's rollback-by-timeout case).
 
 The wiring names no chain family. Each chain's family (``families``, default
 ``evm``) provides a dev-chain hook, found through the ``relayhub.devchains`` entry
@@ -56,7 +58,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import trio
 
-from adapters.base import AdapterRegistry, BrokerCounters
+from adapters.base import AdapterRegistry, BrokerCounters, Delivery
 from adapters.evm.client import EvmSender
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc
@@ -74,6 +76,7 @@ from relay.cli import (
 from relay.crypto import Account, keccak, read_key_file
 from relay.errors import Code, RelayError
 from relay.genesis import Genesis
+from relay.ibtp import IBTPType, decode_ibtp
 from relay.node import Node, NodeConfig, open_node
 from relay.sdk.aio import AsyncRelayClient
 from relay.sdk.call import SourceChain
@@ -296,6 +299,33 @@ class Topology:
 
     def client(self, account: Account | None = None) -> AsyncRelayClient:
         return AsyncRelayClient(self.relay_url, account=account)
+
+    async def deliver_notice(self, chain: str, ibtp_id: str) -> None:
+        """Deliver the relay's rollback notice for ``ibtp_id`` to ``chain``'s broker now,
+        ahead of the request itself, through the chain's adapter: what a destination
+        that gives a timed-out request up does (docs/protocol.md §3). Its broker consumes
+        the index without running it and emits its acknowledgement, which the chain's
+        gateway submits once it runs. A gateway coming back after a timeout delivers the
+        queue in order instead: it runs the request late, and its receipt stands."""
+        async with self.client() as client:
+            page = await client.outbound(chain, 1, 100_000)
+        found = [
+            e
+            for e in page.entries
+            if (ib := decode_ibtp(e.ibtp)).id == ibtp_id and ib.type == IBTPType.RECEIPT_ROLLBACK
+        ]
+        if not found:
+            raise RelayError(
+                Code.NOT_FOUND, f"the relay routed no rollback notice of {ibtp_id} to {chain}"
+            )
+        e = found[0]
+        c = self.chains[chain]
+        adapter = AdapterRegistry.from_entry_points().create(c.family, dict(c.adapter_config))
+        await adapter.start()
+        try:
+            await adapter.deliver([Delivery(e.seq, decode_ibtp(e.ibtp), e.status, tuple(e.sigs))])
+        finally:
+            await adapter.stop()
 
 
 async def register_chain(

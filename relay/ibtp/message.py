@@ -24,6 +24,10 @@ class TxStatus(IntEnum):
     ROLLBACK = 3
     BEGIN_FAILURE = 4
     BEGIN_ROLLBACK = 5
+    #: The destination confirmed the request will never run there; the source is
+    #: rolling back (docs/protocol.md §3). Relay proofs of its notices announce
+    #: BEGIN_ROLLBACK (5): brokers never see this value.
+    SOURCE_ROLLBACK = 6
 
     @property
     def is_final(self) -> bool:

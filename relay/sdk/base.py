@@ -246,8 +246,11 @@ def describe_wait_timeout(
         "check the destination chain's gateway",
         TxStatus.BEGIN_FAILURE: "the relay could not route it and waits for the source "
         "chain to acknowledge the rollback; check the source chain's gateway",
-        TxStatus.BEGIN_ROLLBACK: "it timed out and waits for the source chain to "
-        "acknowledge the rollback; check the source chain's gateway",
+        TxStatus.BEGIN_ROLLBACK: "it timed out and waits for the destination chain: its "
+        "broker either ran the call (its receipt still settles it) or gives it up (its "
+        "acknowledgement lets the source roll back); check the destination chain's gateway",
+        TxStatus.SOURCE_ROLLBACK: "the destination gave it up; it waits for the source "
+        "chain to acknowledge the rollback; check the source chain's gateway",
     }.get(last.status, "wait longer")
     out = f"{head} (status {last.status_name}): {why}"
     if refusal is not None:

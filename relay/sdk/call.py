@@ -9,7 +9,10 @@ The request is emitted on the **source chain** by a :class:`SourceChain` connect
 * FAILURE → :class:`InterchainFailed` (the destination refused or reverted; the
   source has rolled back), ``reason`` is the destination's failure message;
 * ROLLBACK → :class:`InterchainRolledBack`: ``timed_out`` when no receipt came by the
-  timeout height, otherwise the relay refused to route it (``BEGIN_FAILURE``);
+  timeout height and the destination gave the call up unexecuted (a destination that
+  ran it answers with its receipt, however late: SUCCESS or FAILURE), or when the
+  timeout had passed at admission; otherwise the relay refused to route it
+  (``BEGIN_FAILURE``);
 * no final status within ``timeout`` seconds → ``RelayTimeoutError`` (7002).
 
 The SDK imports no chain family: connectors are passed in.
@@ -132,13 +135,18 @@ def interpret_final_status(st: IbtpStatus) -> CallResult:
             history=history,
         )
     if st.status == TxStatus.ROLLBACK:
-        timed_out = any(s == TxStatus.BEGIN_ROLLBACK for s, _ in st.history)
+        timed_out = any(
+            s in (TxStatus.BEGIN_ROLLBACK, TxStatus.SOURCE_ROLLBACK) for s, _ in st.history
+        )
         # For a request the relay never routed, the record keeps why.
         reason = st.result.decode("utf-8", errors="replace")
         if timed_out and reason:
             why = f"it had timed out before the relay admitted it ({reason})"
         elif timed_out:
-            why = "no receipt arrived before its timeout height"
+            why = (
+                "no receipt arrived before its timeout height, and the destination "
+                "confirmed it never ran the call"
+            )
         else:
             why = f"the relay could not route it ({reason or 'destination not routable'})"
         raise InterchainRolledBack(

@@ -31,9 +31,11 @@ class TxResult:
 class IbtpResult:
     """One IBTP's outcome from :meth:`submit_ibtps`, in the order given.
 
-    Admitted: ``status`` (BEGIN or BEGIN_FAILURE for a new request; the current
-    status for a duplicate), ``duplicate``, ``reason`` (why it became
-    BEGIN_FAILURE) and ``tx``, the hash of the transaction that carried it.
+    Admitted: ``status`` (BEGIN, BEGIN_FAILURE or SOURCE_ROLLBACK for a new request;
+    the current status for a duplicate, or for a destination's acknowledgement that
+    changes nothing), ``duplicate`` (the item changed nothing), ``reason`` (why it
+    became BEGIN_FAILURE or SOURCE_ROLLBACK at admission) and ``tx``, the hash of the
+    transaction that carried it.
     Refused: ``error`` (a RelayApiError; ``error.details["item"]`` is set on the
     IBTP that caused the refusal).
     """

@@ -265,8 +265,52 @@ def test_wait_timeout_names_the_side_that_has_not_acted() -> None:
     )
     begin = describe_wait_timeout(i, 5, status(TxStatus.BEGIN), None)
     assert "destination chain's gateway" in begin and "source" not in begin
-    for s in (TxStatus.BEGIN_ROLLBACK, TxStatus.BEGIN_FAILURE):
+    for s in (TxStatus.SOURCE_ROLLBACK, TxStatus.BEGIN_FAILURE):
         assert "source chain's gateway" in describe_wait_timeout(i, 5, status(s), None)
+    # A timeout waits for the destination first (it gives the call up, or its receipt).
+    timed_out = describe_wait_timeout(i, 5, status(TxStatus.BEGIN_ROLLBACK), None)
+    assert "destination chain's gateway" in timed_out
+
+
+@pytest.mark.parametrize(
+    ("history", "timed_out"),
+    [
+        (
+            [TxStatus.BEGIN, TxStatus.BEGIN_ROLLBACK, TxStatus.SOURCE_ROLLBACK, TxStatus.ROLLBACK],
+            True,
+        ),
+        ([TxStatus.SOURCE_ROLLBACK, TxStatus.ROLLBACK], True),
+        ([TxStatus.BEGIN_FAILURE, TxStatus.ROLLBACK], False),
+    ],
+)
+def test_rolled_back_calls_say_whether_they_timed_out(
+    history: list[TxStatus], timed_out: bool
+) -> None:
+    from relay.sdk.call import InterchainRolledBack, interpret_final_status
+
+    st = IbtpStatus(
+        "h:A:s~h:B:s~1",
+        TxStatus.ROLLBACK,
+        "ROLLBACK",
+        True,
+        b"",
+        0,
+        [(s, h) for h, s in enumerate(history, 1)],
+    )
+    with pytest.raises(InterchainRolledBack) as err:
+        interpret_final_status(st)
+    assert err.value.details["timed_out"] is timed_out
+
+
+def test_a_late_receipt_is_the_calls_answer() -> None:
+    """A timed-out call whose destination had run it ends SUCCESS: its result stands."""
+    from relay.sdk.call import interpret_final_status
+
+    history = [(TxStatus.BEGIN, 1), (TxStatus.BEGIN_ROLLBACK, 4), (TxStatus.SUCCESS, 5)]
+    st = IbtpStatus(
+        "h:A:s~h:B:s~1", TxStatus.SUCCESS, "SUCCESS", True, b"", 0, history, result=b"minted"
+    )
+    assert interpret_final_status(st).result == b"minted"
 
 
 async def test_a_stranger_cannot_write_an_ibtps_last_refusal(relay: Relay) -> None:

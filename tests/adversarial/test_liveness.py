@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,11 +24,18 @@ import trio
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 
-from adapters.evm.client import EvmSender, calldata, eth_view, interchain_events
+from adapters.evm.client import (
+    EvmSender,
+    calldata,
+    eth_view,
+    interchain_events,
+    sign_legacy_transaction,
+)
 from adapters.evm.gateway import EvmAdapter
-from adapters.evm.rpc import RpcError
+from adapters.evm.rpc import RpcError, hex_to_int
 from benchmarks.harness.procs import ProcTopology, open_proc_topology
 from benchmarks.harness.topology import Topology
+from relay.crypto import Account, keccak
 from relay.errors import Code
 from relay.ibtp import IBTPType, TxStatus, decode_ibtp, encode_ibtp
 from relay.sdk import AsyncRelayClient, RelayApiError
@@ -131,9 +139,15 @@ async def test_unroutable_calls_consume_their_index_at_the_destination(tmp_path:
         ghost = b.service_id("0x" + "0b" * 20)
         g1 = await _emit(topo, "chainA", ghost, "ping", b"")
         assert (await _final(topo, g1))[0] == TxStatus.ROLLBACK
-        # chainB's broker learnt of the consumed index from the notice.
+        # chainB's broker learnt of the consumed index from the notice, and its
+        # acknowledgement of a BEGIN_FAILURE notice is taken silently by the relay.
         src = a.service_id(a.users[2].address)
         await _wait_in_counter(topo, "chainB", src, ghost, 1)
+        await trio.sleep(2)
+        counts = await _gateway_counts(pt, "chainB")
+        assert counts["dropped_total"] == 0 and counts["set_aside_total"] == 0, counts
+        async with topo.client() as client:
+            assert (await client.ibtp_status(g1)).last_refusal is None
 
         # Now the operator registers chainC (its gateway reads its queue from seq 1)...
         await pt.register_late("chainC")
@@ -169,13 +183,23 @@ async def test_expired_timeout_rolls_back_and_the_pair_goes_on(tmp_path: Path) -
         assert status == TxStatus.ROLLBACK and b"had passed" in reason
         async with topo.client() as client:
             st = await client.ibtp_status(expired)
-        assert [s for s, _ in st.history] == [TxStatus.BEGIN_ROLLBACK, TxStatus.ROLLBACK]
+        # Never routed: SOURCE_ROLLBACK, notices to both chains at once.
+        assert [s for s, _ in st.history] == [TxStatus.SOURCE_ROLLBACK, TxStatus.ROLLBACK]
         with trio.fail_after(20):  # the source returned the lock
             while await topo.balance("chainA", alice) != before:
                 await trio.sleep(0.05)
         b = topo.chains["chainB"]
         src, dst = a.service_id(a.asset), b.service_id(b.asset)
         await _wait_in_counter(topo, "chainB", src, dst, 1)  # consumed there, never minted
+        # chainB's broker acknowledged its notice; the relay takes that silently (a
+        # refusal would be dropped or set aside by chainB's gateway).
+        await trio.sleep(2)
+        counts = await _gateway_counts(pt, "chainB")
+        assert counts == {"dropped_total": 0, "set_aside_total": 0, "parked": 0}, counts
+        async with topo.client() as client:
+            st = await client.ibtp_status(expired)
+        assert st.last_refusal is None, st.last_refusal
+        assert [s for s, _ in st.history] == [TxStatus.SOURCE_ROLLBACK, TxStatus.ROLLBACK]
         # The same pair goes on: index 2 succeeds.
         (nxt,) = await topo.transfer_many("chainA", "chainB", [4])
         assert nxt.endswith("~2")
@@ -335,3 +359,216 @@ def _revert_text(exc: RpcError) -> str:
     if isinstance(data, str) and data.startswith("0x08c379a0"):
         return str(abi_decode(["string"], bytes.fromhex(data[10:]))[0])
     return f"{exc.message} {data}"
+
+
+# --- timeouts never create value twice -----------------------------------------------
+#
+# A destination never undoes: a timeout asks the destination to give the request up
+# first (BEGIN_ROLLBACK, a notice to the destination only). A destination that had run
+# it answers with its receipt, however late, and its outcome stands; one that had not
+# consumes the index and acknowledges, and only then is the source told to roll back.
+
+
+async def _wait_status(topo: Topology, ibtp_id: str, want: TxStatus, timeout: float = 60) -> None:
+    async with topo.client() as client:
+        with trio.fail_after(timeout):
+            while True:
+                try:
+                    if (await client.ibtp_status(ibtp_id)).status == want:
+                        return
+                except RelayApiError as err:
+                    if err.code != Code.UNKNOWN_IBTP:
+                        raise
+                await trio.sleep(0.05)
+
+
+async def _routed(topo: Topology, chain: str, ibtp_id: str, typ: IBTPType) -> tuple[Any, Any]:
+    """The relay's outbound entry of ``ibtp_id`` of type ``typ`` for ``chain``."""
+    async with topo.client() as client:
+        with trio.fail_after(30):
+            while True:
+                page = await client.outbound(chain)
+                for e in page.entries:
+                    ibtp = decode_ibtp(e.ibtp)
+                    if ibtp.id == ibtp_id and ibtp.type == typ:
+                        return e, ibtp
+                await trio.sleep(0.05)
+
+
+async def _lock_of(topo: Topology, chain: str, dst_service: str, index: int) -> int:
+    c = topo.chains[chain]
+    _, amount = await eth_view(
+        topo.rpc(chain),
+        c.asset,
+        "lockOf(string,uint64)",
+        [dst_service, index],
+        ["address", "uint256"],
+    )
+    return int(amount)
+
+
+async def _gateway_counts(pt: ProcTopology, chain: str) -> dict[str, float]:
+    """The gateway's dropped / set-aside counters and parked items (its admin API)."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{pt.gateway_admin[chain]}/metrics")).text
+    out = {}
+    for name in ("dropped_total", "set_aside_total", "parked"):
+        for line in text.splitlines():
+            if line.startswith(f'relayhub_gateway_{name}{{chain="{chain}"}} '):
+                out[name] = float(line.split()[-1])
+    return out
+
+
+async def _fund_gas(topo: Topology, chain: str, address: str) -> None:
+    """Send ``address`` native coin for gas from a dev account (a value transfer)."""
+    rpc, funder = topo.rpc(chain), topo.chains[chain].users[5]
+    raw = sign_legacy_transaction(
+        funder,
+        nonce=hex_to_int(await rpc.call("eth_getTransactionCount", funder.address, "pending")),
+        gas_price=hex_to_int(await rpc.call("eth_gasPrice")),
+        gas=21_000,
+        to=address,
+        value=10**20,
+        data=b"",
+        chain_id=hex_to_int(await rpc.call("eth_chainId")),
+    )
+    tx_hash = await rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
+    (outcome,) = await EvmSender(rpc, funder).wait_receipts([tx_hash], ordered=True)
+    assert outcome.ok
+
+
+async def test_a_spent_mint_after_a_timeout_is_settled_not_undone(tmp_path: Path) -> None:
+    """The race that created value twice. chainB's gateway is down; the transfer is
+    delivered to chainB's broker (its relay-signed request, sent by anyone), which
+    mints; the recipient spends the tokens at once; the relay's timeout passes before
+    any receipt reaches it. The relay tells only chainB (BEGIN_ROLLBACK): chainA keeps
+    the lock. When chainB's gateway comes back, chainB's broker takes the notice without
+    undoing anything and the late receipt settles the transfer: SUCCESS, chainA burns
+    the lock (no refund), supply is conserved, nothing is set aside."""
+    async with _procs(tmp_path) as pt:
+        topo = _topo(pt)
+        supply = await _supply(topo)
+        a, b = topo.chains["chainA"], topo.chains["chainB"]
+        # The recipient holds nothing but what this transfer mints.
+        recipient = Account.from_key(keccak(b"relayhub test: the recipient who spends"))
+        await _fund_gas(topo, "chainB", recipient.address)
+        alice, bob = a.users[0].address, recipient.address
+        src, dst = a.service_id(a.asset), b.service_id(b.asset)
+        alice_before = await topo.balance("chainA", alice)
+        assert await topo.balance("chainB", bob) == 0
+        pt.kill("gateway-chainB")
+        async with topo.client() as client:
+            height = (await client.status())["height"]
+        (tid,) = await topo.transfer_many(
+            "chainA", "chainB", [40], timeout=height + 10, recipient=bob
+        )
+        index = int(tid.rsplit("~", 1)[1])
+        await _wait_status(topo, tid, TxStatus.BEGIN)
+
+        # Someone delivers the relay-signed request to chainB's broker: it mints.
+        entry, request = await _routed(topo, "chainB", tid, IBTPType.INTERCHAIN)
+        bob_before = await topo.balance("chainB", bob)
+        invoke = calldata(
+            "invokeInterchain(string,string,uint64,string,bytes[],bytes[])",
+            [src, dst, index, request.payload.func, list(request.payload.args), list(entry.sigs)],
+        )
+        assert (await EvmSender(topo.rpc("chainB"), b.users[3]).send(b.broker, invoke)).ok
+        assert await topo.balance("chainB", bob) == bob_before + 40 == 40
+        # The recipient spends it all at once (a transfer on to chainA): no burn of the
+        # mint could succeed any more.
+        outcome = await EvmSender(topo.rpc("chainB"), recipient).send(
+            b.asset,
+            calldata("transfer(string,address,uint256,uint64)", [src, a.users[4].address, 40, 0]),
+        )
+        assert outcome.ok
+        ((f, t, i),) = interchain_events(outcome.receipt, b.broker)
+        spend = f"{f}~{t}~{i}"
+        assert await topo.balance("chainB", bob) == 0
+
+        # The timeout passes with no receipt at the relay: only chainB is told.
+        await _wait_status(topo, tid, TxStatus.BEGIN_ROLLBACK)
+        await trio.sleep(1)
+        async with topo.client() as client:
+            to_a = [decode_ibtp(e.ibtp).id for e in (await client.outbound("chainA")).entries]
+        assert tid not in to_a, "the source was told to roll back before the destination"
+        assert await _lock_of(topo, "chainA", dst, index) == 40  # chainA keeps the lock
+        assert await topo.balance("chainA", alice) == alice_before - 40
+
+        # chainB's gateway comes back: the notice is taken, the late receipt settles it.
+        await pt.restart("gateway-chainB")
+        status, _ = await _final(topo, tid)
+        assert status == TxStatus.SUCCESS
+        async with topo.client() as client:
+            st = await client.ibtp_status(tid)
+        assert [s for s, _ in st.history] == [
+            TxStatus.BEGIN,
+            TxStatus.BEGIN_ROLLBACK,
+            TxStatus.SUCCESS,
+        ]
+        with trio.fail_after(30):  # the source burns the lock on the receipt
+            while await _lock_of(topo, "chainA", dst, index) != 0:
+                await trio.sleep(0.05)
+        assert await topo.balance("chainA", alice) == alice_before - 40  # never refunded
+        assert (await _final(topo, spend))[0] == TxStatus.SUCCESS
+        await _honest_transfer(topo, "chainA", "chainB")
+        assert await _supply(topo) == supply
+        counts = await _gateway_counts(pt, "chainB")
+        assert counts["set_aside_total"] == 0 and counts["parked"] == 0, counts
+
+
+async def test_a_timeout_the_destination_gives_up_refunds_the_source_after(
+    tmp_path: Path,
+) -> None:
+    """The relay's notice reaches chainB's broker before the request: it consumes the
+    index unexecuted and acknowledges. Until the acknowledgement reaches the relay
+    (chainB's gateway is down), chainA keeps the lock; then SOURCE_ROLLBACK, the notice
+    to chainA, its refund and acknowledgement: ROLLBACK, nothing minted, supply
+    conserved."""
+    async with _procs(tmp_path) as pt:
+        topo = _topo(pt)
+        supply = await _supply(topo)
+        a, b = topo.chains["chainA"], topo.chains["chainB"]
+        alice, bob = a.users[0].address, b.users[4].address
+        src, dst = a.service_id(a.asset), b.service_id(b.asset)
+        alice_before = await topo.balance("chainA", alice)
+        bob_before = await topo.balance("chainB", bob)
+        pt.kill("gateway-chainB")
+        async with topo.client() as client:
+            height = (await client.status())["height"]
+        (tid,) = await topo.transfer_many(
+            "chainA", "chainB", [30], timeout=height + 6, recipient=bob
+        )
+        index = int(tid.rsplit("~", 1)[1])
+        await _wait_status(topo, tid, TxStatus.BEGIN_ROLLBACK)
+        entry, _ = await _routed(topo, "chainB", tid, IBTPType.RECEIPT_ROLLBACK)
+        assert entry.status == TxStatus.BEGIN_ROLLBACK
+        invoke = calldata(
+            "invokeReceipt(string,string,uint64,uint8,bytes,uint8,bytes[])",
+            [src, dst, index, 3, b"", int(entry.status), list(entry.sigs)],
+        )
+        assert (await EvmSender(topo.rpc("chainB"), b.users[3]).send(b.broker, invoke)).ok
+        assert await _in_counter(topo, "chainB", src, dst) == index  # consumed, not run
+        await trio.sleep(1)
+        # The acknowledgement is on chainB but not at the relay yet: no refund.
+        async with topo.client() as client:
+            assert (await client.ibtp_status(tid)).status == TxStatus.BEGIN_ROLLBACK
+        assert await topo.balance("chainA", alice) == alice_before - 30
+
+        await pt.restart("gateway-chainB")
+        assert (await _final(topo, tid))[0] == TxStatus.ROLLBACK
+        async with topo.client() as client:
+            st = await client.ibtp_status(tid)
+        assert [s for s, _ in st.history] == [
+            TxStatus.BEGIN,
+            TxStatus.BEGIN_ROLLBACK,
+            TxStatus.SOURCE_ROLLBACK,
+            TxStatus.ROLLBACK,
+        ]
+        with trio.fail_after(30):
+            while await topo.balance("chainA", alice) != alice_before:
+                await trio.sleep(0.05)
+        assert await topo.balance("chainB", bob) == bob_before  # never minted
+        await _honest_transfer(topo, "chainA", "chainB")
+        assert await _supply(topo) == supply
+        counts = await _gateway_counts(pt, "chainB")
+        assert counts["set_aside_total"] == 0 and counts["parked"] == 0, counts

@@ -12,10 +12,12 @@ over ``relay.ibtp.compute_signed_digest`` that the Solidity broker recomputes.
 
 Covered: requests polled and verified; inbound execution (a mint, a mint above
 the cap that fails with typ 2); the receipts polled on the destination,
-verified, and delivered to the source (burn / lock returned); a timeout rollback
-delivered to the source whose CallbackEvent the adapter turns into a verified
-RECEIPT_ROLLBACK; idempotent re-delivery (ALREADY_DONE, no transaction, no state
-change); ``counters``; ``refetch`` with and without the poll memo.
+verified, and delivered to the source (burn / lock returned); a timeout's notice
+delivered to the destination, whose CallbackEvent (it consumed the index) the adapter
+turns into a verified RECEIPT_ROLLBACK, then to the source, likewise; a notice for an
+index the destination executed, which changes nothing and is no news; idempotent
+re-delivery (ALREADY_DONE, no transaction, no state change); ``counters``;
+``refetch`` with and without the poll memo.
 """
 
 from __future__ import annotations
@@ -261,7 +263,8 @@ async def _scenario(
     assert await head(rpc) == before
     assert await a.asset.call("totalLocked") == (40,)
 
-    # Request 3 timed out on the relay: BEGIN_ROLLBACK to both chains.
+    # Request 3 timed out on the relay: BEGIN_ROLLBACK, the notice to B; B's broker
+    # consumes index 3 unexecuted and acknowledges; then the notice to A.
     rollback = IBTP(src, dst, 3, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
     at_b = [routed(world, rollback, TxStatus.BEGIN_ROLLBACK, 20, target=b.chain)]
     at_a = [routed(world, rollback, TxStatus.BEGIN_ROLLBACK, 21)]
@@ -277,6 +280,18 @@ async def _scenario(
     late = [routed(world, requests[2], TxStatus.BEGIN, 22)]
     assert await adapter_b.deliver(late) == [DeliveryOutcome.ALREADY_DONE]
     assert await b.asset.call("balanceOf", user) == (300,)
+    # A notice for index 1, which B executed: taken, nothing undone, no acknowledgement.
+    noted = [
+        routed(
+            world,
+            dataclasses.replace(rollback, index=1),
+            TxStatus.BEGIN_ROLLBACK,
+            23,
+            target=b.chain,
+        )
+    ]
+    assert await adapter_b.deliver(noted) == [DeliveryOutcome.EXECUTED]
+    assert await b.asset.call("balanceOf", user) == (300,)
 
     # Watch A again: only the source's rollback acknowledgement is news for the relay
     # (the CallbackEvents of the two receipts are not IBTPs).
@@ -285,8 +300,13 @@ async def _scenario(
         (IBTPType.RECEIPT_ROLLBACK, 3, Payload())
     ]
     verify_all(verifier, ctx_a, acks)
-    # Watch B: the destination's rollback is not an IBTP, and the late request made none.
-    assert (await adapter_b.poll(start)).ibtps[2:] == ()
+    # Watch B: the destination's acknowledgement of index 3 is news for the relay; the
+    # late request and the notice for the executed index 1 made none.
+    dst_acks = (await adapter_b.poll(start)).ibtps[2:]
+    assert [(i.src, i.dst, i.type, i.index, i.payload) for i in dst_acks] == [
+        (src, dst, IBTPType.RECEIPT_ROLLBACK, 3, Payload())
+    ]
+    verify_all(verifier, ctx_b, dst_acks)
 
     # Counters, as the gateway's recovery reads them.
     assert await adapter_a.counters(src, dst) == BrokerCounters(out=3, inbound=0, callback=3)
@@ -304,6 +324,7 @@ async def _scenario(
             (fresh_a, ctx_a, acks[0]),
             (adapter_b, ctx_b, answers[1]),
             (fresh_b, ctx_b, answers[0]),
+            (fresh_b, ctx_b, dst_acks[0]),
         ):
             again = await adapter.refetch(wanted.src, wanted.dst, wanted.index, wanted.type)
             assert again is not None, wanted
@@ -426,4 +447,4 @@ async def test_conformance_suite_on_ganache(world: World, ganache_url: str) -> N
             side=side,
         )
         report = await check_adapter(harness)
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10

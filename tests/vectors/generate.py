@@ -376,7 +376,9 @@ def valid_vector(name: str, description: str, ibtp: IBTP) -> dict[str, Any]:
                 "digest": hex0x(compute_signed_digest(HUB_ID, target, ibtp, status)),
             }
             for target in (chain_of(ibtp.dst), chain_of(ibtp.src))
+            # SOURCE_ROLLBACK's notices announce BEGIN_ROLLBACK: no proof carries 6.
             for status in TxStatus
+            if status is not TxStatus.SOURCE_ROLLBACK
         ],
     }
 
@@ -1759,6 +1761,13 @@ class Scenario:
         chain = request.src if typ == IBTPType.RECEIPT_ROLLBACK else request.dst
         return self.prove(ibtp, chain.split(":")[1])
 
+    def dst_ack(self, request: IBTP) -> IBTP:
+        """The destination's RECEIPT_ROLLBACK: its broker consumed the index unexecuted."""
+        ibtp = IBTP(
+            src=request.src, dst=request.dst, index=request.index, type=IBTPType.RECEIPT_ROLLBACK
+        )
+        return self.prove(ibtp, request.dst.split(":")[1])
+
     def ibtps(self, label: str, items: list[IBTP]) -> Transaction:
         return self.tx(label, "ibtp", [encode_ibtp(i) for i in items])
 
@@ -2318,7 +2327,7 @@ def ledger_interchain() -> dict[str, Any]:
     a, b = f"{h}:A:svc", f"{h}:B:svc"
     GA, GB = "gateway-A", "gateway-B"
     REQ, RS, RF, RR = 0, 1, 2, 3
-    BEGIN, SUCCESS, FAILURE, ROLLBACK, BFAIL, BROLL = 0, 1, 2, 3, 4, 5
+    BEGIN, SUCCESS, FAILURE, ROLLBACK, BFAIL, BROLL, SROLL = 0, 1, 2, 3, 4, 5, 6
 
     def iid(src: str, dst: str, index: int) -> str:
         return f"{src}~{dst}~{index}"
@@ -2409,16 +2418,16 @@ def ledger_interchain() -> dict[str, Any]:
         statuses=[FAILURE],
         routes=[("A", RF, FAILURE)],
     )
-    # --- index 3: expired at admission -> BEGIN_ROLLBACK, notices to both chains
+    # --- index 3: expired at admission -> SOURCE_ROLLBACK, notices to both chains
     r3 = sc.request(a, b, 3, timeout=sc.height)
     sc.apply(
-        "request 3 whose timeout is the admission height: BEGIN_ROLLBACK, index consumed, "
-        "notices to A and B",
+        "request 3 whose timeout is the admission height: SOURCE_ROLLBACK (never routed), "
+        "index consumed, notices to A and B (relay proofs announce BEGIN_ROLLBACK)",
         sc.ibtps(GA, [r3]),
         results=[
             [
                 iid(a, b, 3),
-                BROLL,
+                SROLL,
                 False,
                 "timeout height 2 had passed when the relay admitted it at height 2",
             ]
@@ -2429,7 +2438,14 @@ def ledger_interchain() -> dict[str, Any]:
         "a receipt for the expired request: late",
         sc.ibtps(GB, [sc.receipt(r3, IBTPType.RECEIPT_SUCCESS)]),
         error=Code.LATE_RECEIPT,
-        details={"status": BROLL},
+        details={"status": SROLL},
+    )
+    sc.apply(
+        "B's acknowledgement of its notice for request 3 (it consumed the index): taken, "
+        "changes nothing",
+        sc.ibtps(GB, [sc.dst_ack(r3)]),
+        results=[[iid(a, b, 3), SROLL, True]],
+        routes=[],
     )
     sc.apply(
         "the ack for request 3 -> ROLLBACK, nothing routed",
@@ -2442,7 +2458,13 @@ def ledger_interchain() -> dict[str, Any]:
         sc.ibtps(GA, [sc.receipt(r3, IBTPType.RECEIPT_ROLLBACK)]),
         results=[[iid(a, b, 3), ROLLBACK, True]],
     )
-    # --- index 4: BEGIN -> BEGIN_ROLLBACK by timeout
+    sc.apply(
+        "B's acknowledgement after ROLLBACK: taken, changes nothing",
+        sc.ibtps(GB, [sc.dst_ack(r3)]),
+        results=[[iid(a, b, 3), ROLLBACK, True]],
+        routes=[],
+    )
+    # --- index 4: BEGIN -> BEGIN_ROLLBACK by timeout, the destination gives it up first
     r4 = sc.request(a, b, 4, timeout=sc.height + 2)
     sc.apply(
         "request 4, timeout admission height + 2 = 4",
@@ -2451,12 +2473,31 @@ def ledger_interchain() -> dict[str, Any]:
         routes=[("B", REQ, BEGIN)],
     )
     sc.advance(3, 0)
-    sc.advance(4, 1)
+    sc.advance(4, 1)  # BEGIN_ROLLBACK: a notice to B only
     sc.apply(
-        "RECEIPT_SUCCESS at height 4 = the timeout: late",
+        "the source's ack for request 4 in BEGIN_ROLLBACK: invalid transition (the source "
+        "has not been told)",
+        sc.ibtps(GA, [sc.receipt(r4, IBTPType.RECEIPT_ROLLBACK)]),
+        error=Code.INVALID_TRANSITION,
+        details={"status": BROLL},
+    )
+    sc.apply(
+        "B's acknowledgement submitted by C's gateway: unauthorized",
+        sc.ibtps("gateway-C", [sc.dst_ack(r4)]),
+        error=Code.UNAUTHORIZED,
+    )
+    sc.apply(
+        "B's acknowledgement (it consumed index 4 unexecuted) -> SOURCE_ROLLBACK, the notice "
+        "routed to A",
+        sc.ibtps(GB, [sc.dst_ack(r4)]),
+        results=[[iid(a, b, 4), SROLL, False]],
+        routes=[("A", RR, BROLL)],
+    )
+    sc.apply(
+        "RECEIPT_SUCCESS after B gave the request up: late",
         sc.ibtps(GB, [sc.receipt(r4, IBTPType.RECEIPT_SUCCESS)]),
         error=Code.LATE_RECEIPT,
-        details={"status": BROLL},
+        details={"status": SROLL},
     )
     sc.apply(
         "the ack for request 4 -> ROLLBACK",
@@ -2527,6 +2568,12 @@ def ledger_interchain() -> dict[str, Any]:
             ]
         ],
         routes=[("A", RR, BFAIL), ("D", RR, BFAIL)],
+    )
+    sc.apply(
+        "B's acknowledgement of a BEGIN_FAILURE notice: taken, changes nothing",
+        sc.ibtps(GB, [sc.dst_ack(sc.request(a, nosvc, 1))]),
+        results=[[iid(a, nosvc, 1), BFAIL, True]],
+        routes=[],
     )
     ack = sc.receipt(sc.request(a, nosvc, 1), IBTPType.RECEIPT_ROLLBACK)
     sc.apply(
@@ -2644,7 +2691,20 @@ def ledger_interchain() -> dict[str, Any]:
         statuses=[BEGIN, BEGIN],
         routes=[("B", REQ, BEGIN), ("B", REQ, BEGIN)],
     )
-    sc.advance(16, 2)
+    sc.advance(16, 2)  # both BEGIN_ROLLBACK, notices to B only
+    sc.apply(
+        "RECEIPT_SUCCESS for request 8 after its timeout: B had executed it, the outcome "
+        "stands -> SUCCESS, routed to A",
+        sc.ibtps(GB, [sc.receipt(r8, IBTPType.RECEIPT_SUCCESS)]),
+        results=[[iid(a, b, 8), SUCCESS, False]],
+        routes=[("A", RS, SUCCESS)],
+    )
+    sc.apply(
+        "B's acknowledgement for (free -> picky) 2 -> SOURCE_ROLLBACK, the notice routed to A",
+        sc.ibtps(GB, [sc.dst_ack(r9)]),
+        statuses=[SROLL],
+        routes=[("A", RR, BROLL)],
+    )
     return sc.vector(
         statuses={
             iid(a, b, 1): SUCCESS,
@@ -2654,12 +2714,12 @@ def ledger_interchain() -> dict[str, Any]:
             iid(a, b, 5): SUCCESS,
             iid(a, b, 6): SUCCESS,
             iid(a, b, 7): FAILURE,
-            iid(a, b, 8): BROLL,
+            iid(a, b, 8): SUCCESS,
             iid(a, nosvc, 1): ROLLBACK,
             iid(a, grumpy, 1): BFAIL,
             iid(a, picky, 1): BFAIL,
             iid(free, picky, 1): BEGIN,
-            iid(free, picky, 2): BROLL,
+            iid(free, picky, 2): SROLL,
             iid(a, f"{h}:C:svc", 1): BFAIL,
             iid(a, f"{h}:D:svc", 1): BFAIL,
         }

@@ -5,9 +5,10 @@ import {IInterchainBroker, IInterchainService} from "./IInterchainService.sol";
 
 /// @title Example service: move a token between chains by lock / mint / burn.
 /// @notice The source locks the sender's amount and asks the destination to mint it.
-/// On success the source burns the locked amount; on failure or timeout it returns it.
-/// A destination rollback burns what that call minted. Summed over chains,
-/// `totalSupply` is conserved once every transfer is final (docs/broker.md).
+/// On success the source burns the locked amount; on failure, or on a timeout that the
+/// destination confirmed before minting, it returns it. A mint is never undone: once the
+/// destination minted, the transfer succeeds, however late its receipt. Summed over
+/// chains, `totalSupply` is conserved once every transfer is final (docs/broker.md).
 ///
 /// Who may mint: only the registered **counterparts**, the AssetTransfer services on
 /// other chains that the owner (the deployer) lists with `setCounterpart`. `from` in
@@ -17,8 +18,8 @@ import {IInterchainBroker, IInterchainService} from "./IInterchainService.sol";
 /// RECEIPT_FAILURE. `transfer` only sends to a counterpart too, so a lock is never
 /// burned on the word of a service that is not trusted to mint. Supply is conserved
 /// whatever other services send, as long as every counterpart runs this code.
-/// Removing a counterpart refuses its new mints; calls already sent to or received
-/// from it still settle (callbacks and rollbacks act only on recorded locks / mints).
+/// Removing a counterpart refuses its new mints; calls already sent to it still settle
+/// (callbacks and rollbacks act only on recorded locks).
 contract AssetTransfer is IInterchainService {
     address public immutable broker;
     uint256 public immutable mintCap;
@@ -34,15 +35,8 @@ contract AssetTransfer is IInterchainService {
         uint256 amount;
     }
 
-    struct Mint {
-        address recipient;
-        uint256 amount;
-    }
-
     // keccak256(toService) => index => what the outgoing call locked.
     mapping(bytes32 => mapping(uint64 => Lock)) private _locks;
-    // keccak256(fromService) => index => what the incoming call minted.
-    mapping(bytes32 => mapping(uint64 => Mint)) private _mints;
     // keccak256(full service ID) => may mint here and receive transfers from here.
     mapping(bytes32 => bool) private _counterparts;
 
@@ -110,20 +104,8 @@ contract AssetTransfer is IInterchainService {
         require(amount <= mintCap, "asset: amount above mint cap");
         balanceOf[recipient] += amount;
         totalSupply += amount;
-        _mints[keccak256(bytes(from))][index] = Mint(recipient, amount);
         emit Minted(from, index, recipient, amount);
         return abi.encode(recipient, amount);
-    }
-
-    function onInterchainRollback(string calldata from, uint64 index) external onlyBroker {
-        bytes32 key = keccak256(bytes(from));
-        Mint memory m = _mints[key][index];
-        if (m.amount == 0) return;
-        delete _mints[key][index];
-        require(balanceOf[m.recipient] >= m.amount, "asset: minted amount already spent");
-        balanceOf[m.recipient] -= m.amount;
-        totalSupply -= m.amount;
-        emit Burned(m.amount);
     }
 
     function onCallback(string calldata to, uint64 index, bool ok, bytes calldata) external onlyBroker {

@@ -7,7 +7,9 @@ import {IInterchainService} from "./IInterchainService.sol";
 /// @notice Local services send interchain calls through `emitInterchain`; the gateway
 /// delivers inbound calls (`invokeInterchain`) and receipts / rollbacks (`invokeReceipt`)
 /// with a relay proof: signatures of at least `threshold` distinct registered relay
-/// validators over the signed digest of docs/protocol.md §2.2, recomputed here.
+/// validators over the signed digest of docs/protocol.md §2.2, recomputed here. A
+/// destination never undoes a call it executed: a rollback notice for it is taken and
+/// changes nothing, and the call's receipt settles it at the relay.
 contract Broker {
     // keccak256("relayhub.relay-proof.v2"): v2 names the chain a proof is addressed to.
     bytes32 private constant RELAY_PROOF_DOMAIN = 0xc80ddd02d7eb700aaac9bb5d1d67edef9c6cb63550f59f976f535d7951939da6;
@@ -233,11 +235,17 @@ contract Broker {
         // The destination side. A notice may name a service ID of this chain that is no
         // possible service (not a lowercase address): nothing can ever run for it here, so
         // it is taken like any other (marked once), not refused, and never blocks a gateway.
-        (bool toLocal, address target) = _parseLocal(to);
+        (bool toLocal,) = _parseLocal(to);
         require(
             typ == TYPE_RECEIPT_ROLLBACK && (toLocal || _isOnThisChain(to)), "broker: neither side is local"
         );
         uint8 state = _inState[pair][index];
+        // Executed already (the notice of a timeout crossed the delivery): its outcome
+        // stands, and its receipt settles the transaction at the relay (a late receipt).
+        // The notice is taken and changes nothing: no undo, no revert, no event.
+        if (state == IN_SUCCEEDED || state == IN_FAILED) {
+            return;
+        }
         require(state != IN_ROLLED_BACK, "broker: receipt already processed");
         _inState[pair][index] = IN_ROLLED_BACK;
         // A notice for the next index (a request the relay never routed, or one that timed
@@ -245,9 +253,8 @@ contract Broker {
         if (index == _inCounter[pair] + 1) {
             _advanceIn(pair, index);
         }
-        if (state == IN_SUCCEEDED) {
-            IInterchainService(target).onInterchainRollback(from, index);
-        }
+        // The destination's acknowledgement: this index will never run here. The relay
+        // tells the source to roll back only once it has seen this event.
         emit CallbackEvent(from, to, index, typ);
     }
 

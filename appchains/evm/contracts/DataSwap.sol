@@ -74,8 +74,6 @@ contract DataSwap is IInterchainService {
         return _values[k];
     }
 
-    function onInterchainRollback(string calldata, uint64) external view onlyBroker {}
-
     function onCallback(string calldata to, uint64 index, bool ok, bytes calldata result) external onlyBroker {
         bytes32 t = keccak256(bytes(to));
         string memory key = _pending[t][index];

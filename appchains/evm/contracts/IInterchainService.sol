@@ -5,13 +5,12 @@ pragma solidity 0.8.26;
 /// @notice Only the broker calls these (docs/broker.md, "Service interface").
 interface IInterchainService {
     /// Destination side: execute `func(args)` sent by the service `from` as call number `index`.
-    /// A revert turns into a RECEIPT_FAILURE carrying the revert reason.
+    /// A revert turns into a RECEIPT_FAILURE carrying the revert reason. What it does is never
+    /// undone: a destination has no rollback (a timeout asks it to give up a call it has not
+    /// run yet; one it ran settles with its receipt, however late).
     function onInterchain(string calldata from, uint64 index, string calldata func, bytes[] calldata args)
         external
         returns (bytes memory);
-
-    /// Destination side: undo what call `index` from `from` did (the relay timed it out).
-    function onInterchainRollback(string calldata from, uint64 index) external;
 
     /// Source side: the outcome of call `index` to `to`; `result` is the return data or revert reason.
     function onCallback(string calldata to, uint64 index, bool ok, bytes calldata result) external;

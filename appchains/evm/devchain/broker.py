@@ -145,7 +145,6 @@ def is_id_segment(text: bytes) -> bool:
 
 # Selectors of the service interface the broker calls.
 _ON_INTERCHAIN = keccak(b"onInterchain(string,uint64,string,bytes[])")[:4]
-_ON_INTERCHAIN_ROLLBACK = keccak(b"onInterchainRollback(string,uint64)")[:4]
 _ON_CALLBACK = keccak(b"onCallback(string,uint64,bool,bytes)")[:4]
 _ON_ROLLBACK = keccak(b"onRollback(string,uint64)")[:4]
 
@@ -417,19 +416,20 @@ class Broker(NativeContract):
             "broker: neither side is local",
         )
         state = self.load_uint(env, b"instate", src, dst, index)
+        # Executed already (the notice of a timeout crossed the delivery): its outcome
+        # stands, and its receipt settles the transaction at the relay (a late receipt).
+        # The notice is taken and changes nothing: no undo, no revert, no event.
+        if state in (IN_SUCCEEDED, IN_FAILED):
+            self._leave(env)
+            return
         require(state != IN_ROLLED_BACK, "broker: receipt already processed")
         self.store_uint(env, IN_ROLLED_BACK, b"instate", src, dst, index)
         # A notice for the next index (a request the relay never routed, or one that timed
         # out before it was delivered) consumes that index: the request never executes.
         if index == self.load_uint(env, b"in", src, dst) + 1:
             self._advance_in(env, src, dst, index)
-        if state == IN_SUCCEEDED:
-            assert target is not None  # only a parsed local service ever succeeds
-            env.call(
-                self.address,
-                target,
-                _call_data(_ON_INTERCHAIN_ROLLBACK, ["bytes", "uint64"], [src, index]),
-            )
+        # The destination's acknowledgement: this index will never run here. The relay
+        # tells the source to roll back only once it has seen this event.
         env.emit_event(CALLBACK_EVENT, self.address, src, dst, index, typ)
         self._leave(env)
 

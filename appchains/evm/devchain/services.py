@@ -147,24 +147,8 @@ class AssetTransfer(NativeContract):
         require(amount <= self.mint_cap, "asset: amount above mint cap")
         self._add(env, amount, b"bal", recipient)
         self._add(env, amount, b"supply")
-        self.store(env, rlp_encode([recipient, amount]), b"mint", src, index)
         env.emit_event(MINTED_EVENT, self.address, src, index, recipient, amount)
         return abi_encode(["address", "uint256"], [recipient, amount])
-
-    @abi_function("onInterchainRollback(string,uint64)")
-    def on_interchain_rollback(self, msg: Msg, src: bytes, index: int) -> None:
-        env = msg.env
-        self._only_broker(msg)
-        recipient, amount = self._record(env, b"mint", src, index)
-        if amount == 0:
-            return
-        self.store(env, b"", b"mint", src, index)
-        require(
-            self.load_uint(env, b"bal", recipient) >= amount, "asset: minted amount already spent"
-        )
-        self._add(env, -amount, b"bal", recipient)
-        self._add(env, -amount, b"supply")
-        env.emit_event(BURNED_EVENT, self.address, amount)
 
     @abi_function("onCallback(string,uint64,bool,bytes)")
     def on_callback(self, msg: Msg, dst: bytes, index: int, ok: bool, result: bytes) -> None:
@@ -292,10 +276,6 @@ class DataSwap(NativeContract):
         assert isinstance(key, bytes)
         require(bool(self.load(env, b"known", key)), "dataswap: unknown key")
         return self.load(env, b"val", key)
-
-    @abi_function("onInterchainRollback(string,uint64)")
-    def on_interchain_rollback(self, msg: Msg, src: bytes, index: int) -> None:
-        self._only_broker(msg)
 
     @abi_function("onCallback(string,uint64,bool,bytes)")
     def on_callback(self, msg: Msg, dst: bytes, index: int, ok: bool, result: bytes) -> None:

@@ -27,8 +27,6 @@ contract GasHungry is IInterchainService {
         return abi.encode(pad.length);
     }
 
-    function onInterchainRollback(string calldata, uint64) external {}
-
     function onCallback(string calldata, uint64, bool, bytes calldata) external {}
 
     function onRollback(string calldata, uint64) external {}

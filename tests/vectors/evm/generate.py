@@ -242,6 +242,8 @@ IB_FAILURE = IBTP(
     REMOTE_SVC, LOCAL_SVC, 8, IBTPType.RECEIPT_FAILURE, 0, Payload("", (b"mint cap exceeded",))
 )
 IB_ROLLBACK = IBTP(LOCAL_SVC, REMOTE_SVC, 4, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+#: The destination's acknowledgement: ethdev's broker consumed an inbound index unexecuted.
+IB_DST_ROLLBACK = IBTP(REMOTE_SVC, LOCAL_SVC, 12, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
 IB_FAKE = IBTP(LOCAL_SVC, REMOTE_SVC, 9, IBTPType.INTERCHAIN, 0, Payload("mint", mint_args(10**24)))
 IB_ENCRYPTED = IBTP(
     LOCAL_SVC,
@@ -283,7 +285,8 @@ def build_blocks() -> dict[str, Block]:
         (2, GETH_FAIL, []),  # 7  reverted (geth encoding), no logs
         (2, OK, [interchain_log(IB_FAKE, emitter=FAKE_BROKER)]),  # 8  look-alike event
     ]
-    a_spec += [filler(i) for i in range(9, 17)]
+    a_spec.append((0, OK, [callback_log(IB_DST_ROLLBACK)]))  # 9  destination-side typ 3
+    a_spec += [filler(i) for i in range(10, 17)]
     a_spec.append((2, OK, [transfer_log(1), interchain_log(IB_ENCRYPTED)]))  # 17 key 0x11
     a_spec += [filler(i) for i in range(18, 20)]
 
@@ -407,6 +410,14 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "CallbackEvent typ 3: the rollback acknowledgement",
             IB_ROLLBACK,
             proof_for(a, 6, 0),
+            None,
+        ),
+        vector(
+            "receipt_rollback_destination",
+            "CallbackEvent typ 3 of the destination (to is on ethdev): its broker consumed the "
+            "index without running it",
+            IB_DST_ROLLBACK,
+            proof_for(a, 9, 0),
             None,
         ),
         vector("all_four_seals", "4-of-4 seals, threshold 3", IB_TX0, proof_for(a, 0, 0, v), None),
@@ -550,6 +561,14 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "a RECEIPT_SUCCESS whose to names another chain, with a valid proof of ethdev",
             replace(IB_SUCCESS, dst=f"{HUB}:otherevm:0x{SERVICE.hex()}"),
             proof_for(a, 4, 0),
+            EvmCode.CHAIN_MISMATCH,
+        ),
+        vector(
+            "rollback_on_neither_chain",
+            "a RECEIPT_ROLLBACK whose from and to both name other chains, with a valid proof of "
+            "ethdev's CallbackEvent",
+            replace(IB_ROLLBACK, src=f"{HUB}:otherevm:0x{SERVICE.hex()}", dst=REMOTE_SVC),
+            proof_for(a, 6, 0),
             EvmCode.CHAIN_MISMATCH,
         ),
         vector(
