@@ -63,7 +63,7 @@ from relay.crypto import (
 from relay.errors import Code, ProofError, RelayError
 from relay.ibtp import IBTP, IBTPType, compute_payload_hash
 from relay.ibtp.codec import canonical_packb
-from relay.validation.base import ChainContext, Registration
+from relay.validation.base import ChainContext, Registration, emitter_mismatch
 
 MODES = ("seal", "notary")
 MAX_VALIDATORS = 64
@@ -73,7 +73,6 @@ DEFAULT_HEADER_MEMO_SIZE = 4096
 
 #: Receipts are emitted by the destination chain, requests by the source, rollback
 #: acknowledgements by either.
-_DESTINATION_EMITTED = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
 #: For each IBTP type: the event topic, its ABI types and its name.
 _EVENT_FOR_TYPE: dict[IBTPType, tuple[bytes, tuple[str, ...]]] = {
     IBTPType.INTERCHAIN: (INTERCHAIN_EVENT_TOPIC, INTERCHAIN_EVENT_TYPES),
@@ -228,26 +227,9 @@ class EvmVerifier:
                 "the chain's trust root was not parsed by the evm verifier; re-register the chain",
             )
         broker = _broker_bytes(ctx.broker)
-        prefix = f"{ctx.hub_id}:{ctx.chain_id}:"
-        if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
-            # Either end's broker acknowledges a rollback (docs/protocol.md §3).
-            if not (ibtp.src.startswith(prefix) or ibtp.dst.startswith(prefix)):
-                raise ProofError(
-                    EvmCode.CHAIN_MISMATCH,
-                    f"a RECEIPT_ROLLBACK is emitted by the chain of its 'from' or its 'to' "
-                    f"service ({ibtp.src[:200]}, {ibtp.dst[:200]}), not by "
-                    f"{ctx.hub_id}:{ctx.chain_id}, whose proof this is",
-                )
-        else:
-            side = "to" if ibtp.type in _DESTINATION_EMITTED else "from"
-            emitter = ibtp.dst if side == "to" else ibtp.src
-            if not emitter.startswith(prefix):
-                raise ProofError(
-                    EvmCode.CHAIN_MISMATCH,
-                    f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} "
-                    f"service ({emitter[:200]}), not by {ctx.hub_id}:{ctx.chain_id}, whose "
-                    "proof this is",
-                )
+        mismatch = emitter_mismatch(ctx, ibtp)
+        if mismatch is not None:
+            raise ProofError(EvmCode.CHAIN_MISMATCH, mismatch)
         proof = decode_evm_proof(ibtp.proof)
         receipts_root = self.verify_header(tr, proof)
         walked = walk_mpt_proof(receipts_root, _rlp_uint(proof.tx_index), proof.nodes)

@@ -292,10 +292,12 @@ class FabricAdapter:
                 0,
                 Payload("", (event.result,), False),
             )
-        # Only the source side's rollback is news for the relay (the acknowledgement).
-        if (
-            event.typ == IBTPType.RECEIPT_ROLLBACK
-            and parse_service_id(event.from_).chain == self.chain_id
+        # A rollback is news for the relay from either end: the source's that it rolled
+        # back, the destination's that the index will never run there (the relay then
+        # tells the source, docs/protocol.md §3). Callbacks of receipts are nobody's news.
+        if event.typ == IBTPType.RECEIPT_ROLLBACK and self.chain_id in (
+            parse_service_id(event.from_).chain,
+            parse_service_id(event.to).chain,
         ):
             return IBTP(event.from_, event.to, event.index, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
         return None

@@ -53,7 +53,7 @@ from fabric_protos.peer import transaction_pb2
 from google.protobuf.message import DecodeError
 
 from relay.ibtp import IBTP, IBTPType, compute_payload_hash
-from relay.validation.base import ChainContext, Registration
+from relay.validation.base import ChainContext, Registration, emitter_mismatch
 
 from . import signature
 from .codes import FabricCode, FabricProofError
@@ -86,7 +86,6 @@ DEFAULT_CERT_MEMO_SIZE = 4096
 
 _VALID = transaction_pb2.TxValidationCode.VALID
 #: Receipts are emitted by the destination chain; requests and rollbacks by the source.
-_DESTINATION_EMITTED = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
 #: The broker event that proves each IBTP type.
 EVENT_FOR_TYPE: dict[IBTPType, str] = {
     IBTPType.INTERCHAIN: INTERCHAIN_EVENT,
@@ -149,15 +148,9 @@ class FabricVerifier:
                 f"chaincode {tr.chaincode!r}; re-register the chain",
             )
         # 1. the emitting side
-        side = "to" if ibtp.type in _DESTINATION_EMITTED else "from"
-        emitter = ibtp.dst if side == "to" else ibtp.src
-        if not emitter.startswith(f"{ctx.hub_id}:{ctx.chain_id}:"):
-            _fail(
-                FabricCode.CHAIN_MISMATCH,
-                f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} "
-                f"service ({emitter[:200]}), not by {ctx.hub_id}:{ctx.chain_id}, whose proof "
-                "this is",
-            )
+        mismatch = emitter_mismatch(ctx, ibtp)
+        if mismatch is not None:
+            _fail(FabricCode.CHAIN_MISMATCH, mismatch)
         # 2. the proof
         proof = decode_fabric_proof(ibtp.proof)
         # 3. the attestation, the block, the transaction's time

@@ -3,8 +3,8 @@
 A proof (:mod:`adapters.fisco.proof`) is accepted when, in this order (codes in
 ``docs/fisco.md`` §2):
 
-0. the IBTP's emitting side (``from``; ``to`` for RECEIPT_SUCCESS/FAILURE) is a
-   service of the chain in ``ctx`` (``CHAIN_MISMATCH``);
+0. the IBTP's emitting side (``from``; ``to`` for RECEIPT_SUCCESS/FAILURE; either for
+   RECEIPT_ROLLBACK) is a service of the chain in ``ctx`` (``CHAIN_MISMATCH``);
 1. the proof decodes canonically, version 1 (``PROOF_MALFORMED``, ``PROOF_VERSION``);
 2. it is for the registered group (``WRONG_GROUP``);
 3. the header: ``Hash(header) == block_hash`` (``HEADER_HASH_MISMATCH``; keccak-256 or
@@ -49,14 +49,13 @@ from adapters.fisco.trust_root import (
     parse_trust_root,
 )
 from relay.errors import ProofError
-from relay.ibtp import IBTP, IBTPType
-from relay.validation.base import ChainContext, Registration
+from relay.ibtp import IBTP
+from relay.validation.base import ChainContext, Registration, emitter_mismatch
 
 #: Verified headers kept per verifier; a block's IBTPs usually arrive together.
 DEFAULT_HEADER_MEMO_SIZE = 4096
 
 #: Receipts are emitted by the destination chain; requests and rollbacks by the source.
-_DESTINATION_EMITTED = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
 #: Per crypto mode: the hash, topic0 of the event each IBTP type needs, names by topic.
 _BY_MODE = {
     mode: (
@@ -115,15 +114,9 @@ class FiscoVerifier:
                 "the chain's trust root was not parsed by the fisco verifier; re-register it",
             )
         broker = _broker_bytes(ctx.broker)
-        side = "to" if ibtp.type in _DESTINATION_EMITTED else "from"
-        emitter = ibtp.dst if side == "to" else ibtp.src
-        if not emitter.startswith(f"{ctx.hub_id}:{ctx.chain_id}:"):
-            raise ProofError(
-                FiscoCode.CHAIN_MISMATCH,
-                f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} "
-                f"service ({emitter[:200]}), not by {ctx.hub_id}:{ctx.chain_id}, whose proof "
-                "this is",
-            )
+        mismatch = emitter_mismatch(ctx, ibtp)
+        if mismatch is not None:
+            raise ProofError(FiscoCode.CHAIN_MISMATCH, mismatch)
         proof = decode_fisco_proof(ibtp.proof)
         if proof.group_id != tr.group_id:
             raise ProofError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from relay.ibtp import IBTP
+from relay.ibtp import IBTP, IBTPType
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +74,33 @@ class Verifier(Protocol):
         Return on success; raise :class:`relay.errors.ProofError` with the family's
         own 5xxx code for every way a proof can be wrong."""
         ...
+
+
+#: IBTP types the destination's broker emits (its receipt); a RECEIPT_ROLLBACK either
+#: end's (the source's rollback, the destination's acknowledgement); the others the
+#: source's.
+DESTINATION_EMITTED = frozenset({IBTPType.RECEIPT_SUCCESS, IBTPType.RECEIPT_FAILURE})
+
+
+def emitter_mismatch(ctx: ChainContext, ibtp: IBTP) -> str | None:
+    """Why the chain of ``ctx`` cannot be the one that emitted ``ibtp`` (every family's
+    first check, with its own CHAIN_MISMATCH code), or None: a request is emitted by the
+    chain of its ``from``, a receipt by the chain of its ``to``, a RECEIPT_ROLLBACK by
+    either (docs/protocol.md §3)."""
+    prefix = f"{ctx.hub_id}:{ctx.chain_id}:"
+    here = f"{ctx.hub_id}:{ctx.chain_id}"
+    if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
+        if ibtp.src.startswith(prefix) or ibtp.dst.startswith(prefix):
+            return None
+        return (
+            f"a RECEIPT_ROLLBACK is emitted by the chain of its 'from' or its 'to' service "
+            f"({ibtp.src[:200]}, {ibtp.dst[:200]}), not by {here}, whose proof this is"
+        )
+    side = "to" if ibtp.type in DESTINATION_EMITTED else "from"
+    emitter = ibtp.dst if side == "to" else ibtp.src
+    if emitter.startswith(prefix):
+        return None
+    return (
+        f"an IBTP of type {ibtp.type.name} is emitted by the chain of its {side!r} service "
+        f"({emitter[:200]}), not by {here}, whose proof this is"
+    )

@@ -110,7 +110,7 @@ async def test_the_demo_row_shows_the_refusal(tmp_path: Path) -> None:
     with trio.fail_after(90):
         async with open_topology(tmp_path, ("chainA", "chainB"), relay_allow_lists=False) as topo:
             supply = await _supply(topo)
-            outcome = await hostile_mint(topo)
+            outcome = await hostile_mint(topo, "chainA", "chainB")
             assert outcome.ok and outcome.status.status == TxStatus.FAILURE
             assert outcome.status.result == b"asset: source is not a counterpart"
             assert "minted 0" in outcome.note

@@ -117,4 +117,4 @@ async def test_fabric_adapter_passes_the_conformance_suite(tmp_path: Path) -> No
                 report = await check_adapter(harness)
             finally:
                 gateway.close()
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10

@@ -101,7 +101,6 @@ class AssetChaincode:
         self.holders = dict(holders or {})
         self.interface: dict[str, Handler] = {
             "onInterchain": self.on_interchain,
-            "onInterchainRollback": self.on_interchain_rollback,
             "onCallback": self.on_callback,
             "onRollback": self.on_rollback,
         }
@@ -209,7 +208,7 @@ class AssetChaincode:
     def on_interchain(self, stub: Stub, args: Sequence[bytes]) -> bytes:
         arity(args, 4, P)
         src = text_arg(args[0], "from", P)
-        index = uint_arg(args[1], "index", P)
+        uint_arg(args[1], "index", P)
         func = text_arg(args[2], "func", P)
         call_args = bytes_list_arg(args[3], "args", P)
         require(self._is_counterpart(stub, src), f"{P}: source is not a counterpart")
@@ -220,22 +219,7 @@ class AssetChaincode:
         require(amount <= self.mint_cap, f"{P}: amount above mint cap")
         self._add(stub, amount, state_key("bal", account_hex(recipient)))
         self._add(stub, amount, state_key("supply"))
-        self._store_record(stub, recipient, amount, "mint", src, str(index))
         return encode_mint(recipient, amount)
-
-    def on_interchain_rollback(self, stub: Stub, args: Sequence[bytes]) -> bytes:
-        arity(args, 2, P)
-        src = text_arg(args[0], "from", P)
-        index = uint_arg(args[1], "index", P)
-        recipient, amount = self._record(stub, "mint", src, str(index))
-        if amount == 0:
-            return b""
-        stub.del_state(state_key("mint", src, str(index)))
-        bal = state_key("bal", account_hex(recipient))
-        require(load_uint(stub, bal) >= amount, f"{P}: minted amount already spent")
-        self._add(stub, -amount, bal)
-        self._add(stub, -amount, state_key("supply"))
-        return b""
 
     def on_callback(self, stub: Stub, args: Sequence[bytes]) -> bytes:
         arity(args, 4, P)

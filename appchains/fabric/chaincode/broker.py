@@ -444,15 +444,19 @@ class BrokerChaincode:
         )
         state_k = state_key("instate", src, dst, str(index))
         state = load_uint(stub, state_k)
+        # Executed already (the notice of a timeout crossed the delivery): its outcome
+        # stands, and its receipt settles the transaction at the relay (a late receipt).
+        # The notice is taken and changes nothing: no undo, no refusal, no event.
+        if state in (IN_SUCCEEDED, IN_FAILED):
+            return b""
         require(state != IN_ROLLED_BACK, f"{P}: receipt already processed")
         store_uint(stub, state_k, IN_ROLLED_BACK)
         # A notice for the next index (a request the relay never routed, or one that timed
         # out before it was delivered) consumes that index: the request never executes.
         if index == load_uint(stub, state_key("in", src, dst)) + 1:
             self._advance_in(stub, src, dst, index)
-        if state == IN_SUCCEEDED:
-            assert target is not None  # only a parsed local service ever succeeds
-            self._call(stub, target, b"onInterchainRollback", src.encode(), encode_uint(index))
+        # The destination's acknowledgement: this index will never run here. The relay
+        # tells the source to roll back only once it has seen this event.
         self._emit(stub, CALLBACK_EVENT, CallbackEvent(src, dst, index, typ))
         return b""
 

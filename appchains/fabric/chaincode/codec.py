@@ -66,7 +66,7 @@ UINT256_MAX = 2**256 - 1
 ZERO_ACCOUNT = b"\x00" * ACCOUNT_BYTES
 
 #: The service interface the broker calls (docs/broker.md); only the broker may.
-SERVICE_INTERFACE = frozenset({"onInterchain", "onInterchainRollback", "onCallback", "onRollback"})
+SERVICE_INTERFACE = frozenset({"onInterchain", "onCallback", "onRollback"})
 
 
 class Refused(Exception):

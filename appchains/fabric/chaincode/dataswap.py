@@ -74,7 +74,6 @@ class DataSwapChaincode:
         self.broker = broker
         self.interface: dict[str, Handler] = {
             "onInterchain": self.on_interchain,
-            "onInterchainRollback": self.on_interchain_rollback,
             "onCallback": self.on_callback,
             "onRollback": self.on_rollback,
         }
@@ -147,10 +146,6 @@ class DataSwapChaincode:
         key = decode_get(call_args[0]).hex()
         require(stub.get_state(state_key("known", key)) is not None, f"{P}: unknown key")
         return stub.get_state(state_key("val", key)) or b""
-
-    def on_interchain_rollback(self, stub: Stub, args: Sequence[bytes]) -> bytes:
-        arity(args, 2, P)
-        return b""
 
     def on_callback(self, stub: Stub, args: Sequence[bytes]) -> bytes:
         arity(args, 4, P)

@@ -523,6 +523,9 @@ IB_FAILURE = IBTP(
     REMOTE_SVC, LOCAL_SVC, 8, IBTPType.RECEIPT_FAILURE, 0, Payload("", (b"cap exceeded",))
 )
 IB_ROLLBACK = IBTP(LOCAL_SVC, REMOTE_SVC, 4, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
+#: The destination's acknowledgement: this chain's broker consumed a remote request's
+#: index without running it (docs/protocol.md §3).
+IB_DST_ACK = IBTP(REMOTE_SVC, LOCAL_SVC, 5, IBTPType.RECEIPT_ROLLBACK, 0, Payload())
 
 
 def broker_tx(ibtp: IBTP, seed: str | None = None, **over: Any) -> Tx:
@@ -600,6 +603,13 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             None,
         ),
         vector(
+            "destination_rollback_ack",
+            "CallbackEvent typ 3 of the destination: the index will never run here",
+            IB_DST_ACK,
+            single(broker_tx(IB_DST_ACK)),
+            None,
+        ),
+        vector(
             "interchain_encrypted",
             "encrypted payload with a timeout, endorsed by all three orgs",
             IB_ENC,
@@ -664,6 +674,13 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "an INTERCHAIN IBTP whose from names another chain",
             replace(IB_1, src=f"{HUB}:otherfab:asset"),
             p0,
+            c.CHAIN_MISMATCH,
+        ),
+        vector(
+            "rollback_on_neither_chain",
+            "a RECEIPT_ROLLBACK whose from and to are both on other chains",
+            replace(IB_ROLLBACK, src=f"{HUB}:otherfab:asset"),
+            make_proof(block5, 4),
             c.CHAIN_MISMATCH,
         ),
         # -- the attestation
