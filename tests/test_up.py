@@ -52,11 +52,11 @@ def test_up_is_a_dev_environment_that_resumes(tmp_path: Path) -> None:
         assert json.loads(up.stdout) == env == json.loads((d / "up.json").read_text())
         assert env["relay"] == f"http://127.0.0.1:{up.port}" and env["hub"] == "hub0"
         assert "Ctrl-C" in up.stderr
-        assert {c["family"] for c in env["chains"].values()} == {"evm", "fabric"}
+        assert {c["family"] for c in env["chains"].values()} == {"evm", "fabric", "fisco"}
         for chain in env["chains"].values():
             assert len(chain["accounts"]) >= 3
             for acct in chain["accounts"]:
-                if chain["family"] == "evm":
+                if chain["family"] in ("evm", "fisco"):  # secp256k1: an Ethereum address
                     signer = EthAccount.from_key(acct["private_key"]).address.lower()
                 else:  # a Fabric client identity: its account is derived from it
                     signer = account_address(

@@ -186,6 +186,61 @@ def sm2_sign(private_key: bytes, pub: bytes, message: bytes, user_id: bytes = DE
     return signature
 
 
+def _jacobian_double(x: int, y: int, z: int) -> tuple[int, int, int]:
+    p = SM2_P
+    if not y:
+        return 0, 0, 0
+    yy = y * y % p
+    s = 4 * x * yy % p
+    zz = z * z % p
+    m = (3 * x * x + SM2_A * zz * zz) % p
+    nx = (m * m - 2 * s) % p
+    return nx, (m * (s - nx) - 8 * yy * yy) % p, 2 * y * z % p
+
+
+def _jacobian_add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    p = SM2_P
+    x1, y1, z1 = a
+    x2, y2, z2 = b
+    if not z1:
+        return b
+    if not z2:
+        return a
+    z1z1, z2z2 = z1 * z1 % p, z2 * z2 % p
+    u1, u2 = x1 * z2z2 % p, x2 * z1z1 % p
+    s1, s2 = y1 * z2 * z2z2 % p, y2 * z1 * z1z1 % p
+    if u1 == u2:
+        return _jacobian_double(x1, y1, z1) if s1 == s2 else (0, 0, 0)
+    h, r = (u2 - u1) % p, (s2 - s1) % p
+    hh = h * h % p
+    hhh = h * hh % p
+    v = u1 * hh % p
+    nx = (r * r - hhh - 2 * v) % p
+    return nx, (r * (v - nx) - s1 * hhh) % p, h * z1 * z2 % p
+
+
+def sm2_public_key(private_key: bytes) -> bytes:
+    """The 64-byte ``x‖y`` public key of a 32-byte SM2 private key ``d`` (``d·G``).
+
+    Pure Python (a few ms): for dev chains and gateways that derive a key once. GmSSL's
+    binding only generates random pairs; keys derived from a seed need this.
+    """
+    d = int.from_bytes(private_key, "big")
+    if len(private_key) != 32 or not 0 < d < SM2_N - 1:
+        raise ValueError("an SM2 private key is a 32-byte scalar in [1, n-2]")
+    acc: tuple[int, int, int] = (0, 0, 0)
+    point = (SM2_GX, SM2_GY, 1)
+    while d:
+        if d & 1:
+            acc = _jacobian_add(acc, point)
+        point = _jacobian_double(*point)
+        d >>= 1
+    x, y, z = acc
+    zi = pow(z, -1, SM2_P)
+    zi2 = zi * zi % SM2_P
+    return (x * zi2 % SM2_P).to_bytes(32, "big") + (y * zi2 * zi % SM2_P).to_bytes(32, "big")
+
+
 def sm2_keypair() -> tuple[bytes, bytes]:
     """A fresh random key pair from GmSSL's RNG: ``(private_key 32 bytes, pub 64 bytes)``."""
     pub, private_key = gmssl_pyx.sm2_key_generate()

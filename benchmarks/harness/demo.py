@@ -1,8 +1,9 @@
 """``relayhub demo`` and ``relayhub up``: the embedded default topology.
 
 ``demo`` starts a solo relay, three EVM dev chains (chainA, chainB, and chainC
-whose gateway is deliberately not running), a Fabric dev chain chainF, a gateway
-for A, B and F, registers everything, and runs eight interchain calls:
+whose gateway is deliberately not running), a Fabric dev chain chainF, a FISCO BCOS-like
+dev chain chainS, a gateway for A, B, F and S, registers everything, and runs eleven
+interchain calls:
 
 1. an asset transfer A → B                          → SUCCESS
 2. a data swap: A reads a value stored on B          → SUCCESS (value delivered)
@@ -14,8 +15,11 @@ for A, B and F, registers everything, and runs eight interchain calls:
 6. an asset transfer A → F (EVM → Fabric)            → SUCCESS
 7. an asset transfer F → B (Fabric → EVM)            → SUCCESS
 8. a hostile mint from a Fabric client on F to B     → FAILURE, B refuses the caller
+9. an asset transfer A → S (EVM → FISCO)             → SUCCESS
+10. an asset transfer S → F (FISCO → Fabric)         → SUCCESS
+11. a hostile mint from a FISCO account on S to B    → FAILURE, B refuses the caller
 
-For calls 5 and 8 to reach B at all, the demo registers AssetTransfer on the relay open
+For calls 5, 8 and 11 to reach B at all, the demo registers AssetTransfer on the relay open
 to every caller (``relay_allow_lists=False``): the service's own counterpart
 check is what refuses it, as it must on a hub whose allow list is wrong.
 
@@ -57,9 +61,10 @@ from relay.ibtp import TxStatus
 from relay.sdk import InterchainFailed, InterchainRolledBack
 from relay.sdk.types import IbtpStatus
 
-CHAINS = ("chainA", "chainB", "chainC", "chainF")
-#: chainF is a Fabric chain (two orgs, a solo orderer, the broker set); the others EVM.
-FAMILIES = {"chainF": "fabric"}
+CHAINS = ("chainA", "chainB", "chainC", "chainF", "chainS")
+#: chainF is a Fabric chain (two orgs, a solo orderer, the broker set), chainS a FISCO
+#: BCOS-like chain (4 PBFT sealers, secp256k1); the others EVM.
+FAMILIES = {"chainF": "fabric", "chainS": "fisco"}
 #: The relay port ``relayhub up`` serves on unless told otherwise (as ``relay init`` does).
 DEFAULT_PORT = 8710
 #: ``relayhub up`` sets this key in every chain's DataSwap, to a value naming the chain,
@@ -247,6 +252,45 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
 
     console.print("[bold]8. hostile mint[/] a Fabric client on chainF asks chainB to mint 500000")
     out.append(await hostile_mint(topo, "chainF", "chainB"))
+
+    s = topo.chains["chainS"]
+    sam = s.users[1].address
+    console.print("[bold]9. asset transfer[/] 25 tokens chainA (EVM) → chainS (FISCO)")
+    sam_before = await topo.balance("chainS", sam)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many("chainA", "chainS", [25], recipient=sam)
+    st = await _wait(topo, tid, 30)
+    sam_after = await _balance_settles(topo, "chainS", sam, sam_before + 25)
+    out.append(
+        Outcome(
+            "asset transfer",
+            "chainA → chainS",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"S credited {sam_after - sam_before}",
+        )
+    )
+
+    console.print("[bold]10. asset transfer[/] 7 tokens chainS (FISCO) → chainF (Fabric)")
+    fred_before = await topo.balance("chainF", fred)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many("chainS", "chainF", [7], user=1, recipient=fred)
+    st = await _wait(topo, tid, 30)
+    fred_after = await _balance_settles(topo, "chainF", fred, fred_before + 7)
+    out.append(
+        Outcome(
+            "asset transfer",
+            "chainS → chainF",
+            TxStatus.SUCCESS,
+            st,
+            time.monotonic() - t0,
+            f"F credited {fred_after - fred_before}",
+        )
+    )
+
+    console.print("[bold]11. hostile mint[/] a FISCO account on chainS asks chainB to mint 500000")
+    out.append(await hostile_mint(topo, "chainS", "chainB"))
     return out
 
 
@@ -309,7 +353,7 @@ async def demo(workdir: Path, console: Console, stop: trio.CancelScope) -> int:
     t0 = time.monotonic()
     console.print(
         "starting a relay, three EVM dev chains (gateways for chainA and chainB) and a "
-        "Fabric dev chain chainF (with its gateway)…"
+        "Fabric dev chain chainF and a FISCO dev chain chainS (with their gateways)…"
     )
     async with open_topology(
         workdir,

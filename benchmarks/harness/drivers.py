@@ -38,6 +38,14 @@ from adapters.fabric.client import (
     submit_transaction,
 )
 from adapters.fabric.proposal import INTERCHAIN_EVENT, decode_event
+from adapters.fisco.client import (
+    FiscoAccount,
+    FiscoCaller,
+    FiscoSender,
+    fisco_view,
+)
+from adapters.fisco.client import interchain_events as fisco_interchain_events
+from adapters.fisco.hashing import CryptoMode
 from relay.crypto import Account
 from relay.errors import Code, RelayError
 from relay.sdk.call import SourceChain
@@ -392,6 +400,130 @@ class FabricDriver:
                         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
                     ).decode(),
                 }
+                for u in self.users
+            ],
+        }
+
+
+class FiscoDriver:
+    """``relayhub.drivers: fisco``: the native AssetTransfer and DataSwap of the FISCO
+    BCOS-like dev chain over FISCO JSON-RPC (``sendRawTransaction``, ``call``, group ID
+    first); users are dev accounts in the chain's crypto mode (``users[0]`` owns
+    AssetTransfer)."""
+
+    family: ClassVar[str] = "fisco"
+
+    def __init__(self, chain: ChainSetup, user_keys: Sequence[str]) -> None:
+        self.chain = chain
+        table = chain.adapter_config
+        self.mode: CryptoMode = "sm" if table.get("mode") == "sm" else "secp256k1"
+        self.group_id = int(table.get("group_id", 1))
+        self.users: list[Any] = [FiscoAccount.from_key(k, self.mode) for k in user_keys]
+        self._rpc: EthRpc | None = None
+
+    @property
+    def rpc(self) -> EthRpc:
+        if self._rpc is None:
+            self._rpc = open_rpc(self.chain.rpc_url)
+        return self._rpc
+
+    async def aclose(self) -> None:
+        if self._rpc is not None:
+            await self._rpc.aclose()
+            self._rpc = None
+
+    def sender(self, user: int = 0) -> FiscoSender:
+        return FiscoSender(self.rpc, self.users[user], self.group_id)
+
+    async def _view(self, to: str, signature: str, values: list[Any], out: list[str]) -> Any:
+        return (await fisco_view(self.rpc, self.group_id, to, signature, values, out))[0]
+
+    def _ids(self, receipt: dict[str, Any]) -> list[str]:
+        events = fisco_interchain_events(receipt, self.chain.broker, self.mode)
+        return [f"{f}~{t}~{i}" for f, t, i in events]
+
+    async def transfer_many(
+        self,
+        dst: ChainSetup,
+        amounts: Sequence[int],
+        *,
+        user: int,
+        timeout: int,
+        recipient: str,
+    ) -> list[str]:
+        c = self.chain
+        calls = [
+            (
+                c.asset,
+                calldata(
+                    "transfer(string,address,uint256,uint64)",
+                    [dst.service_id(dst.asset), recipient, amount, timeout],
+                ),
+            )
+            for amount in amounts
+        ]
+        ids = []
+        for outcome in await self.sender(user).send_many(calls):
+            if not outcome.ok:
+                raise RuntimeError(f"transfer tx {outcome.tx_hash} failed on {c.name}")
+            ids.extend(self._ids(outcome.receipt))
+        return ids
+
+    async def balance(self, owner: str) -> int:
+        return int(await self._view(self.chain.asset, "balanceOf(address)", [owner], ["uint256"]))
+
+    async def total_supply(self) -> int:
+        return int(await self._view(self.chain.asset, "totalSupply()", [], ["uint256"]))
+
+    async def data_set(self, key: str, value: bytes) -> None:
+        outcome = await self.sender().send(
+            self.chain.data_swap, calldata("set(string,bytes)", [key, value])
+        )
+        if not outcome.ok:
+            raise RuntimeError(f"DataSwap.set failed on {self.chain.name}")
+
+    async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
+        outcome = await self.sender().send(
+            self.chain.data_swap,
+            calldata("get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]),
+        )
+        (found,) = self._ids(outcome.receipt)
+        return found
+
+    async def fetched(self, dst: ChainSetup, key: str) -> bytes:
+        return bytes(
+            await self._view(
+                self.chain.data_swap,
+                "fetched(string,string)",
+                [dst.service_id(dst.data_swap), key],
+                ["bytes"],
+            )
+        )
+
+    async def pair_counterparts(self, service_ids: Sequence[str]) -> None:
+        c = self.chain
+        owner = self.sender(0)
+        have = await self._view(c.asset, "owner()", [], ["address"])
+        if str(have).lower() != owner.address:
+            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
+        calls = []
+        for sid in service_ids:
+            if not await self._view(c.asset, "isCounterpart(string)", [sid], ["bool"]):
+                calls.append((c.asset, calldata("setCounterpart(string,bool)", [sid, True])))
+        for outcome in await owner.send_many(calls):
+            if not outcome.ok:
+                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} failed on {c.name}")
+
+    def caller(self, user: int) -> SourceChain:
+        c = self.chain
+        return FiscoCaller(c.rpc_url, self.users[user], c.broker, c.hub_id, c.name, self.group_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "mode": self.mode,
+            "accounts": [
+                {"address": u.address, "private_key": "0x" + u.private_key.hex()}
                 for u in self.users
             ],
         }

@@ -1,8 +1,9 @@
 """The topology as separate OS processes, so that any part can be ``kill -9``-ed.
 
 Same wiring as :mod:`benchmarks.harness.topology`, but the relay (``relayhub relay start``),
-each dev chain (``python -m appchains.evm.devchain``, or ``python -m appchains.fabric``
-for the chains ``families`` names ``fabric``) and each gateway
+each dev chain (``python -m appchains.evm.devchain``, ``python -m appchains.fabric``
+for the chains ``families`` names ``fabric``, ``python -m appchains.fisco`` for
+``fisco`` ones) and each gateway
 (``python -m adapters.gateway.main``) run as their own process with their own data
 directory, logging to ``workdir/logs``. Used by the crash tests and by the
 end-to-end benchmark (where separate processes use both cores).
@@ -34,6 +35,9 @@ from appchains.evm.devchain.crypto import address_hex, address_of_key
 from appchains.evm.devchain.genesis import make_setup
 from appchains.evm.devchain.harness import adapter_config, registration
 from appchains.fabric.harness import describe_material
+from appchains.fisco.chain import make_setup as make_fisco_setup
+from appchains.fisco.harness import describe_chain as describe_fisco_chain
+from appchains.fisco.harness import dev_config as fisco_dev_config
 from benchmarks.harness.topology import (
     HUB_ID,
     ChainSetup,
@@ -104,6 +108,8 @@ class ProcTopology:
         self.families = {n: (families or {}).get(n, "evm") for n in self.names}
         #: The gRPC ports of each Fabric chain's peers (kept across restarts).
         self.fabric_ports: dict[str, list[int]] = {}
+        #: The JSON-RPC port of each FISCO chain (kept across restarts).
+        self.fisco_ports: dict[str, int] = {}
         #: Chains registered on the relay (with a gateway) at start; the others run but
         #: join later with :meth:`register_late`.
         self.registered = list(chains if registered is None else registered)
@@ -182,8 +188,44 @@ class ProcTopology:
         argv += ["--ports", ",".join(map(str, ports)), "--log-level", "warning"]
         return Proc(name, argv, self.workdir / "logs" / f"{name}.log")
 
+    def _fisco_proc(self, name: str, port: int, relay_validator: str) -> Proc:
+        argv = [PY, "-m", "appchains.fisco", "--data-dir", str(self.workdir / name)]
+        argv += ["--seed", f"{self.seed}-{name}", "--chain-name", name, "--hub-id", HUB_ID]
+        argv += ["--relay-validators", relay_validator, "--relay-threshold", "1"]
+        argv += ["--block-interval", f"{int(self.block_interval * 1000)}ms"]
+        argv += ["--port", str(port), "--log-level", "warning"]
+        return Proc(name, argv, self.workdir / "logs" / f"{name}.log")
+
+    async def _start_fisco(self, name: str, validator: str) -> ChainSetup:
+        port = self.fisco_ports.setdefault(name, free_port())
+        self.procs[name] = self._fisco_proc(name, port, validator)
+        self.procs[name].start()
+        url = f"http://127.0.0.1:{port}"
+        await wait_http(url)
+        config = fisco_dev_config(
+            name=name,
+            seed=self.seed,
+            hub_id=HUB_ID,
+            relay_validators=(validator,),
+            relay_threshold=1,
+            block_interval=self.block_interval,
+            data_dir=None,
+            port=port,
+        )
+        dev = describe_fisco_chain(name, url, make_fisco_setup(config, config.seed or ""))
+        return ChainSetup.from_dev_chain(
+            dev, Account.from_key(derive_key(self.seed, f"gateway-{name}"))
+        )
+
     def _gateway_chain_table(self, c: ChainSetup, d: Path) -> str:
         """The gateway file's ``[chain]`` table for chain ``c``."""
+        if c.family == "fisco":
+            table = {k: v for k, v in c.adapter_config.items() if k != "group_id"}
+            return (
+                "[chain]\n"
+                + _toml_lines({k: str(v) for k, v in table.items()})
+                + f'group_id = {int(c.adapter_config["group_id"])}\nreceipt_timeout = "5s"\n'
+            )
         if c.family == "fabric":
             table = dict(c.adapter_config)
             peers = ", ".join(f'"{p}"' for p in table.pop("peers"))
@@ -251,6 +293,9 @@ class ProcTopology:
         for n, name in enumerate(self.names):
             if self.families[name] == "fabric":
                 setups[name] = await self._start_fabric(name, validator)
+                continue
+            if self.families[name] == "fisco":
+                setups[name] = await self._start_fisco(name, validator)
                 continue
             port = free_port()
             self.procs[name] = self._chain_proc(name, n, port, validator)
@@ -329,6 +374,8 @@ class ProcTopology:
             await wait_http(f"{self.relay_url}/healthz")
         elif name in self.fabric_ports:
             await wait_tcp([f"127.0.0.1:{p}" for p in self.fabric_ports[name]])
+        elif name in self.fisco_ports:
+            await wait_http(f"http://127.0.0.1:{self.fisco_ports[name]}")
         elif name in self.names:
             assert self.topo is not None
             await wait_http(self.topo.chains[name].rpc_url, rpc=True)

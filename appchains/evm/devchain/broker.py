@@ -16,7 +16,7 @@ keccak, and signatures are recovered with libsecp256k1 (``ecrecover``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import rlp
 
@@ -84,14 +84,24 @@ _DIGEST_TYPES = [
 ]
 
 
-def compute_payload_hash(func: bytes, args: Sequence[bytes], encrypted: bool = False) -> bytes:
-    """keccak256(abi.encode(string func, bytes[] args, bool encrypted))."""
-    return keccak(abi_encode(["bytes", "bytes[]", "bool"], [func, list(args), encrypted]))
+def compute_payload_hash(
+    func: bytes,
+    args: Sequence[bytes],
+    encrypted: bool = False,
+    hash_fn: Callable[[bytes], bytes] = keccak,
+) -> bytes:
+    """keccak256(abi.encode(string func, bytes[] args, bool encrypted)) (``hash_fn``: the
+    chain's ``keccak256``, SM3 on a FISCO 国密 chain)."""
+    return hash_fn(abi_encode(["bytes", "bytes[]", "bool"], [func, list(args), encrypted]))
 
 
-def compute_receipt_payload_hash(typ: int, result: bytes) -> bytes:
+def compute_receipt_payload_hash(
+    typ: int, result: bytes, hash_fn: Callable[[bytes], bytes] = keccak
+) -> bytes:
     """payloadHash("", [result], false) for a receipt, payloadHash("", [], false) for a rollback."""
-    return compute_payload_hash(b"", [] if typ == TYPE_RECEIPT_ROLLBACK else [result])
+    return compute_payload_hash(
+        b"", [] if typ == TYPE_RECEIPT_ROLLBACK else [result], hash_fn=hash_fn
+    )
 
 
 def compute_relay_digest(
@@ -282,7 +292,7 @@ class Broker(NativeContract):
         index = self.load_uint(env, b"out", src, dst) + 1
         self.store_uint(env, index, b"out", src, dst)
         self.store(env, rlp_encode([func, list(args), timeout]), b"msg", src, dst, index)
-        payload_hash = compute_payload_hash(func, args)
+        payload_hash = compute_payload_hash(func, args, hash_fn=env.hash_fn)
         env.emit_event(
             INTERCHAIN_EVENT,
             self.address,
@@ -346,7 +356,7 @@ class Broker(NativeContract):
             index,
             typ,
             result,
-            compute_receipt_payload_hash(typ, result),
+            compute_receipt_payload_hash(typ, result, env.hash_fn),
         )
         self._leave(env)
 

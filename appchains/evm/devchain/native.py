@@ -133,12 +133,16 @@ class Env:
         block: BlockContext,
         gas: GasMeter,
         origin: bytes,
+        hash_fn: Callable[[bytes], bytes] = keccak,
     ) -> None:
         self.frame = frame
         self.contracts = contracts
         self.block = block
         self.gas = gas
         self.origin = origin
+        #: The chain's hash for event topics and payload hashes: keccak on an EVM chain,
+        #: SM3 on a FISCO 国密 chain (whose Solidity ``keccak256`` is ``crypto::Hash``).
+        self.hash_fn = hash_fn
         self.logs: list[Log] = []
         self.depth = 0
 
@@ -199,7 +203,10 @@ class Env:
 
     def emit_event(self, event: AbiEvent, address: bytes, *values: Any) -> None:
         log = event.make_log(address, *values)
-        self.emit(log.address, log.topics, log.data)
+        topics = log.topics
+        if self.hash_fn is not keccak:
+            topics = (self.hash_fn(event.signature.encode()), *topics[1:])
+        self.emit(log.address, topics, log.data)
 
 
 @dataclass(frozen=True, slots=True)

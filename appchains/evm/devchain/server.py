@@ -22,12 +22,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from functools import partial
+from typing import Protocol
 
 import h11
 import trio
 
 from appchains.evm.devchain.config import LOOPBACK_HOSTS
-from appchains.evm.devchain.rpc import CLIENT_VERSION, JsonRpc
+from appchains.evm.devchain.rpc import CLIENT_VERSION
 
 log = logging.getLogger("relayhub.devchain.http")
 
@@ -47,6 +48,13 @@ _REASONS = {
 }
 
 
+class RpcBody(Protocol):
+    """What the shell serves: a JSON-RPC body in, a body out (:class:`JsonRpc`, or another
+    chain's method set, e.g. the FISCO dev chain's)."""
+
+    def handle_body(self, body: bytes) -> bytes | None: ...
+
+
 class HttpError(Exception):
     """A request this server answers with ``status`` and then closes the connection."""
 
@@ -55,7 +63,7 @@ class HttpError(Exception):
         self.status = status
 
 
-def respond(rpc: JsonRpc, method: bytes, body: bytes) -> tuple[int, bytes, bytes]:
+def respond(rpc: RpcBody, method: bytes, body: bytes) -> tuple[int, bytes, bytes]:
     """``(status, body, content type)`` for a complete request."""
     if method == b"GET":
         return 200, CLIENT_VERSION.encode(), b"text/plain"
@@ -89,7 +97,7 @@ async def _next_event(conn: h11.Connection, stream: trio.SocketStream) -> h11.Ev
         conn.receive_data(await stream.receive_some(65536))
 
 
-async def _serve_connection(rpc: JsonRpc, stream: trio.SocketStream) -> None:
+async def _serve_connection(rpc: RpcBody, stream: trio.SocketStream) -> None:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     try:
         while True:
@@ -140,7 +148,7 @@ async def _serve_connection(rpc: JsonRpc, stream: trio.SocketStream) -> None:
 
 
 async def serve_json_rpc(
-    rpc: JsonRpc,
+    rpc: RpcBody,
     host: str,
     port: int,
     *,
