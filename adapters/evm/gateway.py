@@ -382,40 +382,10 @@ class EvmAdapter:
             return None
 
     def _decode_log(self, lg: dict[str, Any], proof: bytes) -> IBTP | None:
-        topic = hex_to_bytes(lg["topics"][0])
-        data = hex_to_bytes(lg["data"])
-        if topic == INTERCHAIN_EVENT_TOPIC:
-            src, dst, index, func, args, encrypted, timeout, _ = abi_decode(
-                INTERCHAIN_EVENT_TYPES, data
-            )
-            return IBTP(
-                src,
-                dst,
-                index,
-                IBTPType.INTERCHAIN,
-                timeout,
-                Payload(func, tuple(args), encrypted),
-                proof,
-            )
-        if topic == RECEIPT_EVENT_TOPIC:
-            src, dst, index, typ, result, _ = abi_decode(RECEIPT_EVENT_TYPES, data)
-            return IBTP(src, dst, index, IBTPType(typ), 0, Payload("", (result,), False), proof)
-        if topic == CALLBACK_EVENT_TOPIC:
-            # Most callbacks are news for nobody (see below): read `typ` (the fourth head
-            # word) before paying for a full decode.
-            if data[96:128] != _TYP_ROLLBACK_WORD:
-                return None
-            src, dst, index, typ = abi_decode(CALLBACK_EVENT_TYPES, data)
-            # A rollback is news for the relay on either side: at the source it is the
-            # acknowledgement that the source rolled back; at the destination, that the
-            # broker consumed the index without running it (the relay then tells the
-            # source). A source-side success or failure callback is news for nobody.
-            if typ == IBTPType.RECEIPT_ROLLBACK and self.chain_id in (
-                parse_service_id(src).chain,
-                parse_service_id(dst).chain,
-            ):
-                return IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload(), proof)
-        return None
+        kind = _EVENT_KINDS.get(hex_to_bytes(lg["topics"][0]))
+        if kind is None:
+            return None
+        return broker_log_ibtp(kind, hex_to_bytes(lg["data"]), self.chain_id, proof)
 
     # --- execute --------------------------------------------------------------
 
@@ -592,6 +562,47 @@ class EvmAdapter:
                     (found,) = await self._prove({block: match[:1]})
                     return found
         return None
+
+
+#: The broker's events by topic0.
+_EVENT_KINDS = {
+    INTERCHAIN_EVENT_TOPIC: "interchain",
+    RECEIPT_EVENT_TOPIC: "receipt",
+    CALLBACK_EVENT_TOPIC: "callback",
+}
+
+
+def broker_log_ibtp(kind: str, data: bytes, chain_id: str, proof: bytes) -> IBTP | None:
+    """The IBTP a broker log of docs/broker.md stands for, from its ABI data — ``kind``
+    ``interchain``, ``receipt`` or ``callback`` (its topic0, whatever hash the chain
+    names events with) — or None when it is news for nobody. Every family whose broker
+    is the Solidity-ABI one (EVM, FISCO) reads its logs with this."""
+    if kind == "interchain":
+        src, dst, index, func, args, encrypted, timeout, _ = abi_decode(
+            INTERCHAIN_EVENT_TYPES, data
+        )
+        return IBTP(
+            src, dst, index, IBTPType.INTERCHAIN, timeout, Payload(func, tuple(args), encrypted),
+            proof,
+        )  # fmt: skip
+    if kind == "receipt":
+        src, dst, index, typ, result, _ = abi_decode(RECEIPT_EVENT_TYPES, data)
+        return IBTP(src, dst, index, IBTPType(typ), 0, Payload("", (result,), False), proof)
+    if kind != "callback" or data[96:128] != _TYP_ROLLBACK_WORD:
+        # Most callbacks are news for nobody (below): `typ` (the fourth head word) is
+        # read before paying for a full decode.
+        return None
+    src, dst, index, typ = abi_decode(CALLBACK_EVENT_TYPES, data)
+    # A rollback is news for the relay on either side: at the source it is the
+    # acknowledgement that the source rolled back; at the destination, that the broker
+    # consumed the index without running it (the relay then tells the source). A
+    # source-side success or failure callback is news for nobody.
+    if typ == IBTPType.RECEIPT_ROLLBACK and chain_id in (
+        parse_service_id(src).chain,
+        parse_service_id(dst).chain,
+    ):
+        return IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload(), proof)
+    return None
 
 
 def _same_log(a: dict[str, Any], b: dict[str, Any]) -> bool:

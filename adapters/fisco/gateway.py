@@ -36,16 +36,14 @@ from adapters.base import (
     RelayInfo,
 )
 from adapters.evm.client import selector
+from adapters.evm.gateway import broker_log_ibtp
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc, RpcError, hex_to_bytes, hex_to_int
 from adapters.fisco.client import FiscoAccount, FiscoSender, fisco_call
 from adapters.fisco.events import (
     CALLBACK_SIGNATURE,
-    CALLBACK_TYPES,
     INTERCHAIN_SIGNATURE,
-    INTERCHAIN_TYPES,
     RECEIPT_SIGNATURE,
-    RECEIPT_TYPES,
 )
 from adapters.fisco.hashing import CryptoMode, HashFn, hash_fn_for
 from adapters.fisco.header import compute_block_hash, encode_header, header_from_rpc
@@ -56,8 +54,7 @@ from adapters.fisco.settings import FiscoChainSection
 from relay.config import default_of, load_mapping
 from relay.crypto import Account
 from relay.errors import Code, RelayError
-from relay.ibtp import IBTP, IBTPType, Payload
-from relay.ibtp.ids import parse_service_id
+from relay.ibtp import IBTP, IBTPType
 
 log = logging.getLogger("relayhub.adapters.fisco")
 
@@ -344,29 +341,9 @@ class FiscoAdapter:
 
     def _decode_log(self, lg: dict[str, Any]) -> IBTP | None:
         kind = self._topics.get(hex_to_bytes(lg["topics"][0]))
-        data = hex_to_bytes(lg["data"])
-        if kind == "interchain":
-            src, dst, index, func, args, encrypted, timeout, _ = abi_decode(
-                list(INTERCHAIN_TYPES), data
-            )
-            return IBTP(
-                src,
-                dst,
-                index,
-                IBTPType.INTERCHAIN,
-                timeout,
-                Payload(func, tuple(args), encrypted),
-                b"",
-            )
-        if kind == "receipt":
-            src, dst, index, typ, result, _ = abi_decode(list(RECEIPT_TYPES), data)
-            return IBTP(src, dst, index, IBTPType(typ), 0, Payload("", (result,), False), b"")
-        if kind == "callback" and data[96:128] == _TYP_ROLLBACK_WORD:
-            src, dst, index, typ = abi_decode(list(CALLBACK_TYPES), data)
-            # Only the source side's rollback is news for the relay (the acknowledgement).
-            if typ == IBTPType.RECEIPT_ROLLBACK and parse_service_id(src).chain == self.chain_id:
-                return IBTP(src, dst, index, IBTPType.RECEIPT_ROLLBACK, 0, Payload(), b"")
-        return None
+        if kind is None:
+            return None
+        return broker_log_ibtp(kind, hex_to_bytes(lg["data"]), self.chain_id, b"")
 
     # --- execute --------------------------------------------------------------
 

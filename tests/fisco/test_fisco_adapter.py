@@ -103,7 +103,7 @@ async def test_fisco_adapter_passes_the_conformance_suite(tmp_path: Path, mode: 
             )
             report = await check_adapter(harness)
             await adapter.stop()
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10
 
 
 async def test_the_adapter_refuses_a_node_of_the_other_mode(tmp_path: Path) -> None:

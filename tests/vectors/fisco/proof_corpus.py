@@ -620,6 +620,14 @@ def build_vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             "CHAIN_MISMATCH",
         ),
         bad(
+            "rollback_on_neither_chain",
+            "a RECEIPT_ROLLBACK whose from and to are both on other chains",
+            replace(IB_ROLLBACK, src=svc("fisco2", SERVICE)),
+            proof_array(a, 5, 0),
+            5422,
+            "CHAIN_MISMATCH",
+        ),
+        bad(
             "wrong_group",
             "a valid proof said to be of group 2",
             IB_2,
