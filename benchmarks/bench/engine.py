@@ -97,7 +97,8 @@ class Workers:
                     "ready",
                 )
                 for k, r in enumerate(replies):
-                    g.pids.setdefault(f"loadgen-{base + k}", int(r.get("pid", 0)))
+                    if g.local[k]:  # a pid on another host is no process of ours
+                        g.pids.setdefault(f"loadgen-{base + k}", int(r.get("pid", 0)))
             base += g.count
 
     async def phase(self, msg: dict[str, Any]) -> list[Recorder]:

@@ -18,6 +18,7 @@ import csv
 import html
 import io
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,8 @@ def _svg(fig: Any) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and doctype: inline SVG
+    text = text[text.index("<svg") :]  # drop the XML prolog and doctype: inline SVG
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
 
 
 def _figure(title: str) -> tuple[Any, Any]:

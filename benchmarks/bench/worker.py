@@ -242,18 +242,21 @@ class InProcessWorkers:
 class RemoteWorkers:
     """Workers reached over TCP (remote hosts, or child processes on loopback)."""
 
-    def __init__(self, channels: Sequence[Channel]) -> None:
+    def __init__(self, channels: Sequence[Channel], local: Sequence[bool] = ()) -> None:
         self.channels = list(channels)
         self.count = len(self.channels)
         self.pids: dict[str, int] = {}
+        #: Per worker: on this host (its pid means a process here, to sample).
+        self.local = list(local) or [True] * self.count
 
     @classmethod
     async def connect(cls, addresses: Sequence[str]) -> RemoteWorkers:
-        chans = []
+        chans, local = [], []
         for a in addresses:
             host, _, port = a.rpartition(":")
             chans.append(Channel(await trio.open_tcp_stream(host, int(port))))
-        return cls(chans)
+            local.append(host in ("127.0.0.1", "localhost", "::1"))
+        return cls(chans, local)
 
     async def _all(self, msgs: Sequence[dict[str, Any]], want: str) -> list[dict[str, Any]]:
         replies: list[dict[str, Any]] = [{} for _ in self.channels]
