@@ -41,7 +41,7 @@ unit: $(STAMP) $(NPM_STAMP) chromium
 test: lint typecheck unit
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/relay_ingest.py --quick
+	$(VENV)/bin/relayhub bench run benchmarks/configs/relay-ingest-notary.toml --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

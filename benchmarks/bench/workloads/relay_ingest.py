@@ -175,7 +175,7 @@ async def after_run(ctx: BenchContext) -> None:
 
 
 def reference(ctx: BenchContext) -> dict[str, Any]:
-    from benchmarks.relay_ingest import measure_floor
+    from benchmarks.bench.floors import measure_floor
 
     w = build_ingest_workload(
         2000, min(_p(ctx, "streams", 8), 4), _p(ctx, "batch", 500), _p(ctx, "notaries", 1), 1
