@@ -424,9 +424,7 @@ DIRECTIONS = {
 def forbidden_imports(top: str, imports: list[tuple[str, int]]) -> list[tuple[str, int]]:
     banned = DIRECTIONS[top]
     allowed = SHARED_WITH_APPCHAINS if top == "appchains" else frozenset()
-    return [
-        (m, line) for m, line in imports if m.partition(".")[0] in banned and m not in allowed
-    ]
+    return [(m, line) for m, line in imports if m.partition(".")[0] in banned and m not in allowed]
 
 
 @pytest.mark.parametrize("top", sorted(DIRECTIONS))
