@@ -36,7 +36,7 @@ import trio
 
 from benchmarks.bench.config import BenchFile, quick_variant
 from benchmarks.bench.rate import MaxRateSearch, Step
-from benchmarks.bench.resources import ResourceSampler, metrics_delta, scrape
+from benchmarks.bench.resources import MACHINE_OTHERS, ResourceSampler, metrics_delta, scrape
 from benchmarks.bench.runner import Shape
 from benchmarks.bench.stats import Recorder, merged
 from benchmarks.bench.topo import System, open_system
@@ -355,6 +355,9 @@ def result_document(
         headline["floor_ratio"] = floor_ratio
     if search is not None:
         headline["max_rate"] = search["max_rate"]
+    others = sampler.summary().get(MACHINE_OTHERS)
+    if others is not None:  # a busy neighbour moves every absolute figure
+        headline["others_cores"] = round(others["cpu_mean_percent"] / 100, 2)
     return {
         "format": "relayhub-bench/1",
         "bench": cfg.bench.name,

@@ -53,6 +53,8 @@ def summary_table(doc: dict[str, Any]) -> Table:
         rows.append(("floor_ratio", h.get("floor_ratio")))
     if "max_rate" in h:
         rows.append(("max sustained rate", h.get("max_rate")))
+    if "others_cores" in h:
+        rows.append(("other processes' load, cores", h.get("others_cores")))
     for k, v in rows:
         t.add_row(k, "" if v is None else str(v))
     return t

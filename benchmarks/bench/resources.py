@@ -22,6 +22,9 @@ import psutil
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+#: The pseudo-process of the sampler's rows: CPU the rest of the machine used meanwhile.
+MACHINE_OTHERS = "other processes"
+
 
 @dataclass
 class ResourceSampler:
@@ -32,13 +35,18 @@ class ResourceSampler:
     _procs: dict[str, psutil.Process] = field(default_factory=dict)
     _t0: float = 0.0
 
-    def _tree_cpu_rss(self, p: psutil.Process) -> tuple[float, float]:
+    def _tree_cpu_rss(self, p: psutil.Process, named: set[int]) -> tuple[float, float]:
+        """CPU seconds and RSS of ``p`` and its children, less the subtrees of other
+        named processes (the coordinator starts the relay and the load generators)."""
         cpu, rss = 0.0, 0.0
-        for q in [p, *p.children(recursive=True)]:
+        todo = [p]
+        while todo:
+            q = todo.pop()
             try:
                 t = q.cpu_times()
                 cpu += t.user + t.system
                 rss += q.memory_info().rss
+                todo += [c for c in q.children() if c.pid not in named]
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         return cpu, rss
@@ -51,33 +59,49 @@ class ResourceSampler:
                 self._procs[name] = psutil.Process(pid)
             except psutil.NoSuchProcess:
                 continue
+        named = {p.pid for p in self._procs.values()}
+        cores = psutil.cpu_count() or 1
+        psutil.cpu_percent(None)  # starts the machine-wide measurement
         task_status.started()
         while True:
             now = time.monotonic()
+            t = round(now - self._t0, 3)
+            ours = 0.0
             for name, p in self._procs.items():
                 try:
-                    cpu, rss = self._tree_cpu_rss(p)
+                    cpu, rss = self._tree_cpu_rss(p, named - {p.pid})
                 except psutil.NoSuchProcess:
                     continue
                 if name in last:
                     t_prev, cpu_prev = last[name]
                     pct = (cpu - cpu_prev) / max(now - t_prev, 1e-9) * 100
+                    ours += pct
                     self.rows.append(
                         {
-                            "t": round(now - self._t0, 3),
+                            "t": t,
                             "process": name,
                             "cpu_percent": round(pct, 1),
                             "rss_mb": round(rss / 2**20, 2),
                         }
                     )
                 last[name] = (now, cpu)
+            machine = psutil.cpu_percent(None) * cores
+            if self.rows:
+                self.rows.append(
+                    {
+                        "t": t,
+                        "process": MACHINE_OTHERS,
+                        "cpu_percent": round(max(machine - ours, 0.0), 1),
+                        "rss_mb": 0.0,
+                    }
+                )
             await trio.sleep(self.interval)
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per process: mean and max CPU %, first, last and max RSS (MB), and the RSS
         change over the last 80% of the samples (the soak criterion: flat within 10%)."""
         out: dict[str, dict[str, float]] = {}
-        for name in self.pids:
+        for name in [*self.pids, MACHINE_OTHERS]:
             rows = [r for r in self.rows if r["process"] == name]
             if not rows:
                 continue
@@ -121,7 +145,8 @@ async def scrape(url: str, timeout: float = 5.0) -> dict[str, float]:
 
 def metrics_delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
     """What the phase added to each ``relayhub_*`` counter (``_total``, ``_sum``,
-    ``_count``), plus ``<histogram>_mean`` = added sum ÷ added count."""
+    ``_count``), plus ``<histogram>_mean`` = added sum ÷ added count, and the final
+    value (``@end``) of gauges of heights, lags, queues and sequence numbers."""
     out: dict[str, float] = {}
     for k, v in after.items():
         base = k.split("{", 1)[0]
@@ -131,8 +156,8 @@ def metrics_delta(before: Mapping[str, float], after: Mapping[str, float]) -> di
             d = v - before.get(k, 0.0)
             if d:
                 out[k] = round(d, 6)
-        elif base in ("relayhub_height", "relayhub_block_height"):
-            out[k] = v
+        elif any(w in base for w in ("height", "lag", "parked", "mempool", "seq", "head")):
+            out[f"{k}@end"] = v  # a gauge: its value when the phase ended
     for k in list(out):
         if k.split("{", 1)[0].endswith("_sum"):
             count = out.get(k.replace("_sum", "_count", 1))

@@ -112,10 +112,12 @@ async def open_system(t: TopologySection, workdir: Path) -> AsyncIterator[System
             accounts=t.accounts,
             timeout_blocks=t.timeout_blocks,
             block_interval=t.block_interval,
+            gateway_options={"admin": "auto"},  # each gateway's /metrics
         ) as pt:
             assert pt.topo is not None
             pids = {n: p.popen.pid for n, p in pt.procs.items() if p.popen is not None}
             metrics = {"relay": f"{pt.relay_url}/metrics"}
+            metrics.update({f"gateway-{n}": f"{u}/metrics" for n, u in pt.gateway_admin.items()})
             metrics.update({f"extra{i}": u for i, u in enumerate(t.metrics)})
             yield System(endpoints_of(pt.topo), pids, metrics, pt.topo)
         return
