@@ -61,41 +61,52 @@ class ResourceSampler:
                 continue
         named = {p.pid for p in self._procs.values()}
         cores = psutil.cpu_count() or 1
+        self._sample(last, named, cores)  # the baselines
         psutil.cpu_percent(None)  # starts the machine-wide measurement
         task_status.started()
-        while True:
-            now = time.monotonic()
-            t = round(now - self._t0, 3)
-            ours = 0.0
-            for name, p in self._procs.items():
-                try:
-                    cpu, rss = self._tree_cpu_rss(p, named - {p.pid})
-                except psutil.NoSuchProcess:
-                    continue
-                if name in last:
-                    t_prev, cpu_prev = last[name]
-                    pct = (cpu - cpu_prev) / max(now - t_prev, 1e-9) * 100
-                    ours += pct
-                    self.rows.append(
-                        {
-                            "t": t,
-                            "process": name,
-                            "cpu_percent": round(pct, 1),
-                            "rss_mb": round(rss / 2**20, 2),
-                        }
-                    )
+        try:
+            while True:
+                await trio.sleep(self.interval)
+                self._sample(last, named, cores)
+        finally:
+            self._sample(last, named, cores)  # the tail end of the run (sync: no await)
+
+    def _sample(self, last: dict[str, tuple[float, float]], named: set[int], cores: int) -> None:
+        now = time.monotonic()
+        t = round(now - self._t0, 3)
+        ours = 0.0
+        for name, p in self._procs.items():
+            try:
+                cpu, rss = self._tree_cpu_rss(p, named - {p.pid})
+            except psutil.NoSuchProcess:
+                continue
+            if name not in last:
                 last[name] = (now, cpu)
-            machine = psutil.cpu_percent(None) * cores
-            if self.rows:
-                self.rows.append(
-                    {
-                        "t": t,
-                        "process": MACHINE_OTHERS,
-                        "cpu_percent": round(max(machine - ours, 0.0), 1),
-                        "rss_mb": 0.0,
-                    }
-                )
-            await trio.sleep(self.interval)
+                continue
+            t_prev, cpu_prev = last[name]
+            if now - t_prev < 0.05:
+                continue  # too short a window for a meaningful rate
+            pct = (cpu - cpu_prev) / (now - t_prev) * 100
+            ours += pct
+            self.rows.append(
+                {
+                    "t": t,
+                    "process": name,
+                    "cpu_percent": round(pct, 1),
+                    "rss_mb": round(rss / 2**20, 2),
+                }
+            )
+            last[name] = (now, cpu)
+        machine = psutil.cpu_percent(None) * cores
+        if self.rows and self.rows[-1]["t"] == t:
+            self.rows.append(
+                {
+                    "t": t,
+                    "process": MACHINE_OTHERS,
+                    "cpu_percent": round(max(machine - ours, 0.0), 1),
+                    "rss_mb": 0.0,
+                }
+            )
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per process: mean and max CPU %, first, last and max RSS (MB), and the RSS
