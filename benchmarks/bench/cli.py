@@ -104,16 +104,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _problems(exc)
     out = Path(args.out) if args.out else DEFAULT_OUT
     headlines: dict[str, Any] = {}
+    failed = []
     for cfg in configs:
         keep = Path(args.keep_workdir) / cfg.bench.name if args.keep_workdir else None
-        doc = run_one(cfg, quick=args.quick, out=out, live=not args.no_live, keep=keep)
-        headlines[cfg.bench.name] = doc["headline"]
-    if name:
-        (out / f"{name}.json").write_text(json.dumps(headlines, indent=1) + "\n")
-        print(json.dumps({"suite": name, "quick": args.quick, "benches": headlines}))
-    else:
-        print(json.dumps(next(iter(headlines.values()))))
-    return 0
+        if not name:  # a single benchmark: its errors are the command's
+            doc = run_one(cfg, quick=args.quick, out=out, live=not args.no_live, keep=keep)
+            print(json.dumps(doc["headline"]))
+            return 0
+        try:  # a suite goes on past a benchmark that fails, and says so at the end
+            doc = run_one(cfg, quick=args.quick, out=out, live=not args.no_live, keep=keep)
+            headlines[cfg.bench.name] = doc["headline"]
+        except Exception as exc:
+            print(f"error: bench {cfg.bench.name} failed: {exc!r}", file=sys.stderr)
+            headlines[cfg.bench.name] = {"error": repr(exc)}
+            failed.append(cfg.bench.name)
+    (out / f"{name}.json").write_text(json.dumps(headlines, indent=1) + "\n")
+    print(json.dumps({"suite": name, "quick": args.quick, "failed": failed, "benches": headlines}))
+    return 1 if failed else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
