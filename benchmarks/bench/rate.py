@@ -198,7 +198,7 @@ class MaxRateSearch:
         if not failing:
             if len(steps) >= self.max_steps:
                 return None
-            nxt = steps[-1].rate * self.factor
+            nxt = round(steps[-1].rate * self.factor, 2)
             return nxt if nxt <= self.max_rate else None
         if not passing:
             return None
@@ -209,7 +209,7 @@ class MaxRateSearch:
         hi = min((s.rate for s in failing if s.rate > lo), default=None)
         if hi is None:
             return None
-        return (lo + hi) / 2
+        return round((lo + hi) / 2, 2)
 
     def best(self, steps: Sequence[Step]) -> Step | None:
         passing = [s for s in steps if s.passes(self)]

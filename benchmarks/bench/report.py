@@ -26,6 +26,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.bench.resources import MACHINE_OTHERS
+
 # --- the terminal -------------------------------------------------------------------
 
 
@@ -140,17 +142,13 @@ def _figure(title: str) -> tuple[Any, Any]:
 
 def _log(ax: Any, axis: str) -> None:
     """A log axis labelled in plain numbers (2, 5, 100), not powers of ten."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fmt = FuncFormatter(lambda v, _pos: f"{v:g}")
-    if axis == "x":
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(fmt)
-        ax.xaxis.set_minor_formatter(fmt)
-    else:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(fmt)
-        ax.yaxis.set_minor_formatter(fmt)
+    which = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    which.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    which.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    which.set_minor_formatter(NullFormatter())
 
 
 def _phase_series(doc: dict[str, Any]) -> list[tuple[str, float, list[dict[str, Any]]]]:
@@ -219,6 +217,8 @@ def plot_resources(doc: dict[str, Any], what: str) -> str:
     fig, ax = _figure(title)
     procs: dict[str, tuple[list[float], list[float]]] = {}
     for r in doc["resources"]["rows"]:
+        if what == "rss_mb" and r["process"] == MACHINE_OTHERS:
+            continue  # the rest of the machine has a CPU share, no RSS of ours
         xs, ys = procs.setdefault(r["process"], ([], []))
         xs.append(r["t"])
         ys.append(r[what])

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from benchmarks.bench.config import TopologySection
 from benchmarks.harness.topology import HUB_ID, ChainSetup, Topology
 from relay.crypto import Account, read_key_file
+from relay.errors import Code, RelayError
 
 
 @dataclass
@@ -92,9 +95,20 @@ async def open_system(t: TopologySection, workdir: Path) -> AsyncIterator[System
         yield System({"chains": {}})
         return
     if t.mode == "endpoints":
+        async with httpx.AsyncClient(timeout=10) as client:
+            try:
+                r = await client.get(f"{t.relay.rstrip('/')}/v1/status")
+                r.raise_for_status()
+                hub_id = str(r.json()["hub_id"])
+            except (httpx.HTTPError, ValueError, KeyError) as exc:
+                raise RelayError(
+                    Code.CONFIG,
+                    f"topology.relay {t.relay}: no relay status there ({exc!r}); start the "
+                    "relay or fix the URL",
+                ) from None
         eps: dict[str, Any] = {
-            "relay": t.relay,
-            "hub_id": HUB_ID,
+            "relay": t.relay.rstrip("/"),
+            "hub_id": hub_id,
             "chains": {n: {"rpc": u} for n, u in t.chain_rpc.items()},
         }
         if t.admin_key is not None:

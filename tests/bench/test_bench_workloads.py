@@ -5,12 +5,16 @@ only that every transaction is accounted for and the reference was measured."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from benchfix import write_config
 
 from benchmarks.bench.cli import command
+from relay.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +100,39 @@ def test_e2e_and_mixed_workloads_in_process(
     h = doc["headline"]
     assert h["sent"] == 40 and h["confirmed"] == 40 and h["failed"] == 0
     assert h["reference_per_s"] > 0 and h["p50_ms"] > 0
+
+
+def test_endpoints_of_a_running_relay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "relay"
+    assert main(["relay", "init", "--dir", str(d), "--json"]) == 0
+    capsys.readouterr()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay.cli", "relay", "start", "--dir", str(d), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "serving http://127.0.0.1:" in line, line
+        url = line.split("serving ")[1].split()[0]
+        cfg = write_config(
+            tmp_path,
+            "ep",
+            topology=f'mode = "endpoints"\nrelay = "{url}"\nadmin_key = "relay/keys/admin.key"',
+            workload='module = "benchmarks.bench.workloads.relay_ingest"\n'
+            "params = { streams = 2, batch = 20, txs_per_request = 1, requests = 2 }",
+            rate='mode = "closed"\nusers = 2',
+            run='count = 4\ndrain = "30s"\ntx_timeout = "60s"',
+            report="html = false",
+        )
+        doc = run(tmp_path, cfg, capsys)
+        assert doc["headline"]["confirmed"] == 4 and doc["summary"]["confirmed_units"] == 80
+        assert doc["phases"][0]["metrics"]["relay:relayhub_ibtps_total{outcome=new}"] == 80
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
