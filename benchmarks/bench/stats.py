@@ -310,7 +310,8 @@ class Recorder:
     # --- merging ----------------------------------------------------------------------
 
     def merge(self, other: Recorder) -> None:
-        """Add ``other`` (another worker's recorder of the same phase, same ``t0``)."""
+        """Add ``other`` (another worker's recorder of the same phase, on the same clock
+        and ``t0``; :func:`merged` rebases recorders of different clocks first)."""
         self.latency.add(other.latency)
         self.latency_all.add(other.latency_all)
         self.send_lag.add(other.send_lag)
@@ -331,15 +332,19 @@ class Recorder:
             mine.add(sec)
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything, as plain data (msgpack/JSON): histograms HDR-encoded."""
+        """Everything, as plain data (msgpack/JSON): histograms HDR-encoded, and every
+        time relative to ``t0`` (``t0`` becomes 0). Clocks of different processes
+        differ (trio's even by a random offset); their phases start at the same
+        instant, so times relative to it compare across workers."""
+        t0 = self.t0
 
-        def num(x: float) -> float | None:
-            return x if math.isfinite(x) else None
+        def rel(x: float) -> float | None:
+            return x - t0 if math.isfinite(x) else None
 
         return {
-            "t0": self.t0,
-            "measure_from": self.measure_from,
-            "measure_to": num(self.measure_to),
+            "t0": 0.0,
+            "measure_from": self.measure_from - t0,
+            "measure_to": rel(self.measure_to),
             "latency": self.latency.encode(),
             "latency_all": self.latency_all.encode(),
             "send_lag": self.send_lag.encode(),
@@ -349,9 +354,9 @@ class Recorder:
             "failed": dict(self.failed),
             "timed_out": self.timed_out,
             "warmup_sent": self.warmup_sent,
-            "first_intended": num(self.first_intended),
-            "last_sent": num(self.last_sent),
-            "last_done": num(self.last_done),
+            "first_intended": rel(self.first_intended),
+            "last_sent": rel(self.last_sent),
+            "last_done": rel(self.last_done),
             "seconds": {str(s): sec.to_dict() for s, sec in self.seconds.items()},
         }
 
@@ -375,11 +380,12 @@ class Recorder:
 
 
 def merged(recorders: Iterable[Recorder]) -> Recorder:
-    """One recorder adding up ``recorders`` (all of the same phase)."""
-    items = list(recorders)
+    """One recorder adding up ``recorders`` (all of the same phase, each on its own
+    clock): every one is first made relative to its ``t0`` (:meth:`Recorder.to_dict`)."""
+    items = [Recorder.from_dict(r.to_dict()) for r in recorders]
     if not items:
         raise ValueError("nothing to merge")
-    out = Recorder.from_dict(items[0].to_dict())
+    out = items[0]
     for r in items[1:]:
         out.merge(r)
     return out

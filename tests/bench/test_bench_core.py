@@ -67,6 +67,21 @@ def test_recorders_merge_exactly_through_hdr_encoding() -> None:
     assert m.latency.encode() == whole.latency.encode()
 
 
+def test_recorders_of_different_clocks_merge_by_their_start() -> None:
+    # Two workers, the same phase: started at the same instant, read from clocks
+    # 1,000 s apart (trio's clocks even differ by a random offset per process).
+    a, b = Recorder(10.0, 11.0, 21.0), Recorder(1010.0, 1011.0, 1021.0)
+    for n in range(100):
+        for r in (a, b):
+            t = r.t0 + 1 + n / 10
+            r.on_sent(t, t)
+            r.on_confirmed(t, t + 0.5)
+    m = merged([a, b])
+    assert m.summary()["send_window_s"] == 10.0 and m.summary()["confirm_window_s"] == 10.4
+    assert m.summary()["send_tps"] == 20.0 and m.sent == 200
+    assert [r["offered"] for r in m.timeline()] == [0] + [20] * 10 + [0]
+
+
 async def instant(i: int) -> int:
     return 1
 
