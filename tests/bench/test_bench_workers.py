@@ -76,6 +76,7 @@ def test_process_and_remote_workers_through_the_cli(
         assert command(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-live"]) == 0
         head = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert head["sent"] == 100 and head["confirmed"] == 100
+        assert head["send_tps"] == 100.0 and head["confirmed_tps"] > 50  # windows merged right
         doc = json.loads((tmp_path / "o" / "multi.json").read_text())
         assert doc["workers"] == 2
         assert {"loadgen-0", "loadgen-1"} <= set(doc["resources"]["summary"])
