@@ -165,7 +165,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             continue
         items.append(
             {
-                "file": str(p.relative_to(CONFIGS_DIR.parent.parent)),
+                "file": p.name,
                 "name": cfg.bench.name,
                 "rate": cfg.rate.mode,
                 "topology": cfg.topology.mode,
@@ -178,7 +178,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    t = Table(title="shipped benchmark configs (relayhub bench run FILE)")
+    t = Table(title=f"shipped benchmark configs in {CONFIGS_DIR} (relayhub bench run FILE)")
     for c in ("file", "rate", "topology", "tags", "description"):
         t.add_column(c, overflow="fold")
     for it in items:

@@ -103,3 +103,8 @@ def test_search_finds_the_synthetic_capacity(
     doc = json.loads((tmp_path / "o" / "search.json").read_text())
     passed = [s["passed"] for s in doc["search"]["steps"]]
     assert passed[0] and not all(passed)
+
+
+def test_registered_through_entry_points() -> None:
+    assert "bench" in cli.plugin_commands()
+    assert {"bench", "bench-suite"} <= set(cli.config_kinds())
