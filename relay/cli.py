@@ -623,6 +623,8 @@ PLUGIN_HELP = {
     "up": "start the demo topology and keep it running; prints the endpoints",
     "gateway": "run a gateway: `relayhub gateway start --config gateway.toml`",
     "devchain": "run an EVM dev chain for a relay: `relayhub devchain start --relay-dir D`",
+    "bench": "benchmarks: `relayhub bench run CONFIG.toml`, `bench compare A.json B.json`, "
+    "`bench list`, `bench worker --listen HOST:PORT`",
 }
 
 

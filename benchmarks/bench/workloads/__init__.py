@@ -1,0 +1,1 @@
+"""Workload modules shipped with the harness (``[workload] module = ...``, docs/bench.md)."""
