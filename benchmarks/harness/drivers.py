@@ -13,6 +13,7 @@ users: objects with an ``address``, the account ID a service of that chain pays 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -275,6 +276,7 @@ class FabricDriver:
             identity = ClientIdentity.from_pem(u["msp_id"], u["cert"].encode(), u["key"].encode())
             self.users.append(FabricUser(identity, account_address(identity)))
         self._gateway: PeerClient | None = None
+        self._serial: defaultdict[str, trio.Lock] = defaultdict(trio.Lock)
 
     @property
     def gateway(self) -> PeerClient:
@@ -287,10 +289,20 @@ class FabricDriver:
             self._gateway.close()
             self._gateway = None
 
-    async def _invoke(self, user: int, service: str, func: str, *args: bytes) -> Submitted:
-        """Invoke ``service.func`` as ``users[user]``; endorsed again when another
-        transaction changed what it read before it committed (MVCC_READ_CONFLICT), as
-        a Fabric client does."""
+    async def _invoke(
+        self, user: int, service: str, func: str, *args: bytes, serial: bool = True
+    ) -> Submitted:
+        """Invoke ``service.func`` as ``users[user]``: with ``serial``, one at a time per
+        service (a request moves the service's out-counter, so two endorsed on one state
+        would conflict at commit), and endorsed again when another writer — a gateway's
+        delivery — changed what it read before it committed (MVCC_READ_CONFLICT), as a
+        Fabric client does."""
+        if not serial:
+            return await self._invoke_once(user, service, func, *args)
+        async with self._serial[service]:
+            return await self._invoke_once(user, service, func, *args)
+
+    async def _invoke_once(self, user: int, service: str, func: str, *args: bytes) -> Submitted:
         for attempt in range(MVCC_ATTEMPTS):
             done = await submit_transaction(
                 self.gateway,
@@ -356,7 +368,8 @@ class FabricDriver:
         return int(await self._query(self.chain.asset, "totalSupply"))
 
     async def data_set(self, key: str, value: bytes) -> None:
-        await self._invoke(0, self.chain.data_swap, "set", key.encode(), value)
+        # Writes of distinct keys do not conflict: they need not wait for each other.
+        await self._invoke(0, self.chain.data_swap, "set", key.encode(), value, serial=False)
 
     async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
         done = await self._invoke(
