@@ -8,9 +8,11 @@
 * **Contracts**: the EVM dev chain's native broker and example services
   (``appchains/evm/devchain/broker.py``, ``services.py``): the same ABI, events,
   revert data and semantics. Executed with the chain's hash (``Env.hash_fn``), so on a
-  国密 chain event topics and the broker's ``payloadHash`` are SM3 (a 国密 node's
-  Solidity ``keccak256`` is ``crypto::Hash``). Function selectors stay keccak-256 and
-  the broker checks relay proofs with keccak-256 + secp256k1 as the relay signs them.
+  国密 chain function selectors (dispatch and the contracts' calls to each other), the
+  ``Error(string)`` / ``Panic(uint256)`` selectors of revert data, event topics and the
+  broker's ``payloadHash`` are SM3, as a 国密 toolchain compiles them (a 国密 node's
+  Solidity ``keccak256`` is ``crypto::Hash``). The broker checks relay proofs with
+  keccak-256 + secp256k1 as the relay signs them.
 * **Blocks** (:func:`execute_block`): transactions in order, each reverted one kept
   with status 22 (``RevertInstruction``) and its revert data as ``output``; receipts as
   ``BlockVerifier::executeBlock`` commits them (the block's final ``stateRoot`` in
