@@ -10,6 +10,7 @@ from typing import Any
 
 import gmssl_pyx
 import pytest
+import rlp
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
@@ -28,7 +29,7 @@ from appchains.evm.devchain.native import (
     panic,
     require,
 )
-from appchains.evm.devchain.state import Frame, WorldState
+from appchains.evm.devchain.state import Frame, StateDiff, WorldState, compute_state_root
 from appchains.fisco.chain import (
     ChainState,
     call,
@@ -185,3 +186,67 @@ def test_solidity_errors_leave_a_contract_with_the_chain_s_selector(mode: str) -
         out = env.call(b"\x01" * 20, address, relay, top=True)
         assert abi_decode(["bool", "bytes"], out) == (False, expected)
     assert (mode == "sm") == (panic_data[:4].hex() == _sm3(b"Panic(uint256)")[:4].hex())
+
+
+def _encode_diff_independently(diff: StateDiff) -> bytes:
+    """``rlp([[[address, nonce, balance, code]...], [[address, key, value]...]])``, sorted,
+    with pyrlp (not the dev chain's encoder)."""
+    return bytes(
+        rlp.encode(
+            [
+                [[a, s.nonce, s.balance, s.code] for a, s in sorted(diff.accounts.items())],
+                [[a, k, v] for (a, k), v in sorted(diff.storage.items())],
+            ]
+        )
+    )
+
+
+def _root(parent: bytes, diff: StateDiff, h: Any) -> bytes:
+    return bytes(h(b"relayhub.evm-state.v1" + parent + h(_encode_diff_independently(diff))))
+
+
+def test_the_state_root_is_sm3_on_a_gm_chain() -> None:
+    cfg = FiscoConfig(seed="gm", relay_validators=(RELAY,), mode="sm")
+    state, block0, diff0 = make_genesis(make_setup(cfg, "gm"))
+    zero = b"\x00" * 32
+    # Genesis: the state commitment over the contracts' accounts and storage, with SM3.
+    assert block0.header.state_root == _root(zero, diff0, _sm3)
+    # The same state committed with keccak gives another root (the EVM dev chain's).
+    assert _root(zero, diff0, _keccak) != block0.header.state_root
+    assert compute_state_root(zero, diff0) == _root(zero, diff0, _keccak)
+
+    # A block that changes state: SM3 over the parent root and that block's changes.
+    raw_set = encode_call("set(string,bytes)", ["k", b"v"], hash_fn_for("sm"))
+    parent = state.head.state_root
+    setup = state.setup
+    tx = sign_transaction(
+        FiscoTransaction(
+            nonce=1,
+            gas_price=0,
+            gas=3_000_000,
+            block_limit=100,
+            to=state.setup.data_swap,
+            value=0,
+            data=raw_set,
+            chain_id=setup.config.chain_id,
+            group_id=setup.config.group_id,
+            extra_data=b"",
+        ),
+        setup.accounts[1].private_key,
+        "sm",
+    )
+    executed = execute_block(state, [decode_transaction(tx, "sm")], 1_000)
+    assert executed.block.receipts[0].status == 0 and executed.diff
+    root = executed.block.header.state_root
+    assert root == _root(parent, executed.diff, _sm3)
+    assert root != _root(parent, executed.diff, _keccak)
+    # Every committed receipt carries the block's (SM3) state root.
+    assert executed.block.receipts[0].state_root == root
+    commit_block(state, executed)
+    assert state.world.root == root
+
+
+def test_the_secp256k1_chain_keeps_the_keccak_state_root() -> None:
+    cfg = FiscoConfig(seed="gm", relay_validators=(RELAY,), mode="secp256k1")
+    _, block0, diff0 = make_genesis(make_setup(cfg, "gm"))
+    assert block0.header.state_root == _root(b"\x00" * 32, diff0, _keccak)
