@@ -184,9 +184,9 @@ class Env:
         self.block = block
         self.gas = gas
         self.origin = origin
-        #: The chain's hash for selectors, event topics, payload hashes and the state
-        #: root: keccak on an EVM chain, SM3 on a FISCO 国密 chain (whose Solidity
-        #: ``keccak256`` is ``crypto::Hash``).
+        #: The chain's hash for selectors, event topics and payload hashes: keccak on an
+        #: EVM chain, SM3 on a FISCO 国密 chain (whose Solidity ``keccak256`` is
+        #: ``crypto::Hash``).
         self.hash_fn = hash_fn
         self.logs: list[Log] = []
         self.depth = 0
@@ -382,12 +382,6 @@ class NativeContract:
                 table[fn.selector] = fn
             cls._TABLES[hash_fn] = table
         return table
-
-    @classmethod
-    def function_named(cls, name: str, hash_fn: HashFn = keccak) -> AbiFunction:
-        """The function ``name`` with its selector under ``hash_fn`` (``encode_call``)."""
-        fn = cls.BY_NAME[name]
-        return replace(fn, selector=compute_selector(fn.signature, hash_fn))
 
     def __init__(self, address: bytes) -> None:
         self.address = address
