@@ -6,6 +6,8 @@ Pure modules (no I/O, no clock), read from FISCO BCOS 2.x's source (``docs/fisco
   国密 build: SM3, and SM2 signatures with a user ID, in FISCO's 128-byte
   ``r‖s‖pub`` form.
 * :mod:`adapters.fisco.hashing` — keccak-256 / SM3 by crypto mode.
+* :mod:`adapters.fisco.abi` — function selectors and ``Error(string)`` revert reasons
+  by the chain's hash (SM3 in 国密 mode).
 * :mod:`adapters.fisco.header` — the 13-field block header, its RLP and hash.
 * :mod:`adapters.fisco.receipt` — receipts (7 fields, 8 from 2.8.0) and logs.
 * :mod:`adapters.fisco.merkle` — the 16-ary transaction / receipt Merkle tree:

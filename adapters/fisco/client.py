@@ -6,12 +6,13 @@
   random 256-bit ``nonce``, ``blockLimit`` = head + a margin, the node's ``chainId``
   and the group), sends them with ``sendRawTransaction`` in one batch and waits for
   their receipts (``getTransactionReceipt``). A receipt's ``status`` 0 is success.
-* :func:`fisco_view` — a view function through ``call``.
+* :func:`calldata` — ABI calldata with the chain's selector; :func:`fisco_view` — a view
+  function through ``call``.
 * :class:`FiscoCaller` — the SDK's source-chain side (``relay.sdk.call.SourceChain``)
   of ``AsyncRelayClient.call``, like ``adapters.evm.client.EvmCaller``.
 
-Function selectors are keccak-256 in both modes (see docs/fisco.md, "The dev chain");
-event topics are the chain's hash (:mod:`adapters.fisco.events`).
+Function selectors (:mod:`adapters.fisco.abi`) and event topics
+(:mod:`adapters.fisco.events`) are the chain's hash: keccak-256, or SM3 in 国密 mode.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Any
 import trio
 from eth_abi import decode as abi_decode
 
-from adapters.evm.client import calldata
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc, RpcError, hex_to_bytes, hex_to_int
+from adapters.fisco.abi import decode_revert_reason, encode_call
 from adapters.fisco.events import INTERCHAIN_SIGNATURE, INTERCHAIN_TYPES, event_topic
 from adapters.fisco.hashing import CryptoMode, hash_fn_for
 from adapters.fisco.transaction import (
@@ -40,6 +41,12 @@ from relay.errors import Code, RelayError
 
 #: FISCO's status of a successful transaction (``TransactionException::None``).
 STATUS_OK = 0
+
+
+def calldata(signature: str, values: list[Any], mode: CryptoMode) -> bytes:
+    """ABI calldata for ``signature`` on a chain in ``mode``: the selector is the first 4
+    bytes of keccak-256 of the signature, or of SM3 on a 国密 chain."""
+    return encode_call(signature, values, hash_fn_for(mode))
 
 
 @dataclass(frozen=True)
@@ -182,16 +189,21 @@ async def fisco_view(
     signature: str,
     values: list[Any],
     out_types: list[str],
+    *,
+    mode: CryptoMode,
     sender: str = "0x" + "00" * 20,
 ) -> tuple[Any, ...]:
-    status, output = await fisco_call(rpc, group_id, sender, to, calldata(signature, values))
+    data = calldata(signature, values, mode)
+    status, output = await fisco_call(rpc, group_id, sender, to, data)
     if status != STATUS_OK:
+        reason = decode_revert_reason(output, hash_fn_for(mode))
         raise RpcError(
             Code.CHAIN_RPC_ERROR,
-            f"call {signature} on {to} failed with status {status}",
+            f"call {signature} on {to} failed with status {status}"
+            + (f": {reason}" if reason else ""),
             method="call",
             rpc_code=status,
-            rpc_message="call failed",
+            rpc_message=reason or "call failed",
             data="0x" + output.hex(),
         )
     return tuple(abi_decode(out_types, output))
@@ -236,7 +248,9 @@ class FiscoCaller:
         self, dst_service: str, func: str, args: list[bytes], timeout: int
     ) -> tuple[str, str, int]:
         data = calldata(
-            "emitInterchain(string,string,bytes[],uint64)", [dst_service, func, args, timeout]
+            "emitInterchain(string,string,bytes[],uint64)",
+            [dst_service, func, args, timeout],
+            self.account.mode,
         )
         rpc = open_rpc(self.rpc_url)
         try:

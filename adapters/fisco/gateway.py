@@ -11,7 +11,8 @@ Talks to the node only through FISCO BCOS 2.x JSON-RPC (group ID first):
   it, the committed receipts rebuilt from JSON and **checked against ``receiptsRoot``**
   before anything is submitted (``CHAIN_INCONSISTENT`` otherwise), the Merkle levels.
 * ``deliver`` sends signed transactions (``sendRawTransaction``) calling the broker's
-  ``invokeInterchain`` / ``invokeReceipt``; a request the broker has executed is skipped
+  ``invokeInterchain`` / ``invokeReceipt`` (selectors and revert reasons by the chain's
+  hash, :mod:`adapters.fisco.abi`); a request the broker has executed is skipped
   (``inCounter``), a receipt is dry-run with ``call`` first unless it comes after
   everything this adapter delivered since it started.
 * ``counters`` and ``refetch`` read the broker (``call``) and the blocks again.
@@ -35,10 +36,10 @@ from adapters.base import (
     PollResult,
     RelayInfo,
 )
-from adapters.evm.client import selector
 from adapters.evm.gateway import broker_log_ibtp
 from adapters.evm.lean_rpc import open_rpc
 from adapters.evm.rpc import EthRpc, RpcError, hex_to_bytes, hex_to_int
+from adapters.fisco.abi import compute_selector, decode_revert_reason
 from adapters.fisco.client import FiscoAccount, FiscoSender, fisco_call
 from adapters.fisco.events import (
     CALLBACK_SIGNATURE,
@@ -58,12 +59,14 @@ from relay.ibtp import IBTP, IBTPType
 
 log = logging.getLogger("relayhub.adapters.fisco")
 
-SEL_INVOKE_INTERCHAIN = selector("invokeInterchain(string,string,uint64,string,bytes[],bytes[])")
-SEL_INVOKE_RECEIPT = selector("invokeReceipt(string,string,uint64,uint8,bytes,uint8,bytes[])")
-SEL_OUT_COUNTER = selector("outCounter(string,string)")
-SEL_IN_COUNTER = selector("inCounter(string,string)")
-SEL_CALLBACK_COUNTER = selector("callbackCounter(string,string)")
-SEL_RELAY_VALIDATORS = selector("relayValidators()")
+#: The broker functions the adapter calls; their selectors are the chain's hash of these
+#: (keccak-256, or SM3 on a 国密 chain: :mod:`adapters.fisco.abi`).
+INVOKE_INTERCHAIN = "invokeInterchain(string,string,uint64,string,bytes[],bytes[])"
+INVOKE_RECEIPT = "invokeReceipt(string,string,uint64,uint8,bytes,uint8,bytes[])"
+OUT_COUNTER = "outCounter(string,string)"
+IN_COUNTER = "inCounter(string,string)"
+CALLBACK_COUNTER = "callbackCounter(string,string)"
+RELAY_VALIDATORS = "relayValidators()"
 #: FISCO's RevertInstruction status: the broker reverted (output = revert data).
 STATUS_REVERT = 22
 _ALREADY = ("already processed", "index out of order")
@@ -158,6 +161,17 @@ class FiscoAdapter:
             block_limit_margin=config.block_limit_margin,
             timeout=config.receipt_timeout,
         )
+        self._sel = {
+            sig: compute_selector(sig, self.hash_fn)
+            for sig in (
+                INVOKE_INTERCHAIN,
+                INVOKE_RECEIPT,
+                OUT_COUNTER,
+                IN_COUNTER,
+                CALLBACK_COUNTER,
+                RELAY_VALIDATORS,
+            )
+        }
         self._broker_bytes = hex_to_bytes(config.broker)
         self._topics = {
             self.hash_fn(INTERCHAIN_SIGNATURE): "interchain",
@@ -216,7 +230,7 @@ class FiscoAdapter:
             if root.get("mode") not in (None, cfg.mode):
                 problems.append(f"[chain] mode is {cfg.mode}, the trust root's {root['mode']}")
         status, out = await fisco_call(
-            self.rpc, cfg.group_id, self.sender.address, cfg.broker, SEL_RELAY_VALIDATORS
+            self.rpc, cfg.group_id, self.sender.address, cfg.broker, self._sel[RELAY_VALIDATORS]
         )
         try:
             got, threshold = abi_decode(["address[]", "uint64"], out)
@@ -366,7 +380,7 @@ class FiscoAdapter:
             if ib.type == IBTPType.INTERCHAIN:
                 key = (ib.src, ib.dst)
                 if key not in in_counters:
-                    in_counters[key] = await self._view_uint(SEL_IN_COUNTER, ib.src, ib.dst)
+                    in_counters[key] = await self._view_uint(IN_COUNTER, ib.src, ib.dst)
                 if ib.index <= in_counters[key]:
                     outcomes[i] = DeliveryOutcome.ALREADY_DONE
                     continue
@@ -399,7 +413,7 @@ class FiscoAdapter:
                 output = hex_to_bytes(outcome.receipt.get("output") or "0x")
                 refused[i] = (
                     f"broker reverted delivery #{d.seq} ({d.ibtp.id}, {d.ibtp.type.name}): "
-                    f"{reason or _revert_reason(output) or 'reverted when mined'}"
+                    f"{reason or self._revert_reason(output) or 'reverted when mined'}"
                 )
             if refused:
                 raise DeliveryRefused(refused, len(deliveries))
@@ -412,11 +426,15 @@ class FiscoAdapter:
         )
         if status == 0:
             return None
-        return _revert_reason(out) or f"status {status}"
+        return self._revert_reason(out) or f"status {status}"
+
+    def _revert_reason(self, data: bytes) -> str:
+        """Solidity's ``Error(string)`` message of revert data (the chain's selector), else ''."""
+        return decode_revert_reason(data, self.hash_fn)
 
     def _invoke_interchain_data(self, d: Delivery) -> bytes:
         ib = d.ibtp
-        return SEL_INVOKE_INTERCHAIN + abi_encode(
+        return self._sel[INVOKE_INTERCHAIN] + abi_encode(
             ["string", "string", "uint64", "string", "bytes[]", "bytes[]"],
             [ib.src, ib.dst, ib.index, ib.payload.func, list(ib.payload.args), list(d.signatures)],
         )
@@ -424,15 +442,15 @@ class FiscoAdapter:
     def _invoke_receipt_data(self, d: Delivery) -> bytes:
         ib = d.ibtp
         result = ib.payload.args[0] if ib.payload.args else b""
-        return SEL_INVOKE_RECEIPT + abi_encode(
+        return self._sel[INVOKE_RECEIPT] + abi_encode(
             ["string", "string", "uint64", "uint8", "bytes", "uint8", "bytes[]"],
             [ib.src, ib.dst, ib.index, int(ib.type), result, int(d.status), list(d.signatures)],
         )
 
     # --- inspect --------------------------------------------------------------
 
-    async def _view_uint(self, sel: bytes, src: str, dst: str) -> int:
-        data = sel + abi_encode(["string", "string"], [src, dst])
+    async def _view_uint(self, signature: str, src: str, dst: str) -> int:
+        data = self._sel[signature] + abi_encode(["string", "string"], [src, dst])
         status, out = await fisco_call(
             self.rpc, self.config.group_id, self.sender.address, self.config.broker, data
         )
@@ -442,16 +460,16 @@ class FiscoAdapter:
                 f"broker view failed with status {status}",
                 method="call",
                 rpc_code=status,
-                rpc_message=_revert_reason(out),
+                rpc_message=self._revert_reason(out),
                 data="0x" + out.hex(),
             )
         return int(abi_decode(["uint64"], out)[0])
 
     async def counters(self, src: str, dst: str) -> BrokerCounters:
         return BrokerCounters(
-            out=await self._view_uint(SEL_OUT_COUNTER, src, dst),
-            inbound=await self._view_uint(SEL_IN_COUNTER, src, dst),
-            callback=await self._view_uint(SEL_CALLBACK_COUNTER, src, dst),
+            out=await self._view_uint(OUT_COUNTER, src, dst),
+            inbound=await self._view_uint(IN_COUNTER, src, dst),
+            callback=await self._view_uint(CALLBACK_COUNTER, src, dst),
         )
 
     async def refetch(
@@ -478,16 +496,6 @@ class FiscoAdapter:
 
 def _is_already_applied(reason: str | None) -> bool:
     return reason is not None and any(a in reason for a in _ALREADY)
-
-
-def _revert_reason(data: bytes) -> str:
-    """Solidity's ``Error(string)`` message of revert data, else ''."""
-    if data[:4] != bytes.fromhex("08c379a0"):
-        return ""
-    try:
-        return str(abi_decode(["string"], data[4:])[0])
-    except Exception:
-        return ""
 
 
 __all__ = ["FiscoAdapter", "FiscoAdapterConfig", "receipt_from_rpc"]

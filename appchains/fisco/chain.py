@@ -8,9 +8,13 @@
 * **Contracts**: the EVM dev chain's native broker and example services
   (``appchains/evm/devchain/broker.py``, ``services.py``): the same ABI, events,
   revert data and semantics. Executed with the chain's hash (``Env.hash_fn``), so on a
-  国密 chain event topics and the broker's ``payloadHash`` are SM3 (a 国密 node's
-  Solidity ``keccak256`` is ``crypto::Hash``). Function selectors stay keccak-256 and
-  the broker checks relay proofs with keccak-256 + secp256k1 as the relay signs them.
+  国密 chain function selectors (dispatch and the contracts' calls to each other), the
+  ``Error(string)`` / ``Panic(uint256)`` selectors of revert data, event topics and the
+  broker's ``payloadHash`` are SM3, as a 国密 toolchain compiles them (a 国密 node's
+  Solidity ``keccak256`` is ``crypto::Hash``). The broker checks relay proofs with
+  keccak-256 + secp256k1 as the relay signs them.
+* **State root**: the EVM dev chain's state commitment
+  (:func:`appchains.evm.devchain.state.compute_state_root`) with the chain's hash.
 * **Blocks** (:func:`execute_block`): transactions in order, each reverted one kept
   with status 22 (``RevertInstruction``) and its revert data as ``output``; receipts as
   ``BlockVerifier::executeBlock`` commits them (the block's final ``stateRoot`` in
@@ -327,7 +331,7 @@ def execute_block(
             tx_frame.commit()
         results.append((status, output, env.logs if status == STATUS_OK else [], gas.used))
     diff = frame.diff()
-    state_root = compute_state_root(state.world.root, diff)
+    state_root = compute_state_root(state.world.root, diff, hash_fn)
     receipts: list[Receipt] = []
     cumulative = 0
     for status, output, logs, used in results:
@@ -397,8 +401,8 @@ def make_genesis(setup: FiscoSetup, timestamp_ms: int = 0) -> tuple[ChainState, 
             storage[(contract.address, key)] = value
     diff = StateDiff(accounts, storage)
     world = WorldState()
-    apply_diff(world, diff)
     hash_fn = formats.hash_for(setup.mode)
+    apply_diff(world, diff, hash_fn=hash_fn)
     header = Header(
         parent_hash=ZERO_HASH,
         state_root=world.root,

@@ -45,6 +45,7 @@ from adapters.fisco.client import (
     FiscoSender,
     fisco_view,
 )
+from adapters.fisco.client import calldata as fisco_calldata
 from adapters.fisco.client import interchain_events as fisco_interchain_events
 from adapters.fisco.hashing import CryptoMode
 from relay.crypto import Account
@@ -422,7 +423,7 @@ class FiscoDriver:
     """``relayhub.drivers: fisco``: the native AssetTransfer and DataSwap of the FISCO
     BCOS-like dev chain over FISCO JSON-RPC (``sendRawTransaction``, ``call``, group ID
     first); users are dev accounts in the chain's crypto mode (``users[0]`` owns
-    AssetTransfer)."""
+    AssetTransfer), selectors and event topics by the chain's hash."""
 
     family: ClassVar[str] = "fisco"
 
@@ -449,7 +450,12 @@ class FiscoDriver:
         return FiscoSender(self.rpc, self.users[user], self.group_id)
 
     async def _view(self, to: str, signature: str, values: list[Any], out: list[str]) -> Any:
-        return (await fisco_view(self.rpc, self.group_id, to, signature, values, out))[0]
+        got = await fisco_view(self.rpc, self.group_id, to, signature, values, out, mode=self.mode)
+        return got[0]
+
+    def _calldata(self, signature: str, values: list[Any]) -> bytes:
+        """Calldata with the chain's selector (SM3 on a 国密 chain)."""
+        return fisco_calldata(signature, values, self.mode)
 
     def _ids(self, receipt: dict[str, Any]) -> list[str]:
         events = fisco_interchain_events(receipt, self.chain.broker, self.mode)
@@ -468,7 +474,7 @@ class FiscoDriver:
         calls = [
             (
                 c.asset,
-                calldata(
+                self._calldata(
                     "transfer(string,address,uint256,uint64)",
                     [dst.service_id(dst.asset), recipient, amount, timeout],
                 ),
@@ -490,7 +496,7 @@ class FiscoDriver:
 
     async def data_set(self, key: str, value: bytes) -> None:
         outcome = await self.sender().send(
-            self.chain.data_swap, calldata("set(string,bytes)", [key, value])
+            self.chain.data_swap, self._calldata("set(string,bytes)", [key, value])
         )
         if not outcome.ok:
             raise RuntimeError(f"DataSwap.set failed on {self.chain.name}")
@@ -498,7 +504,9 @@ class FiscoDriver:
     async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
         outcome = await self.sender().send(
             self.chain.data_swap,
-            calldata("get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]),
+            self._calldata(
+                "get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]
+            ),
         )
         (found,) = self._ids(outcome.receipt)
         return found
@@ -522,7 +530,7 @@ class FiscoDriver:
         calls = []
         for sid in service_ids:
             if not await self._view(c.asset, "isCounterpart(string)", [sid], ["bool"]):
-                calls.append((c.asset, calldata("setCounterpart(string,bool)", [sid, True])))
+                calls.append((c.asset, self._calldata("setCounterpart(string,bool)", [sid, True])))
         for outcome in await owner.send_many(calls):
             if not outcome.ok:
                 raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} failed on {c.name}")

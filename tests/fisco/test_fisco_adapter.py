@@ -47,7 +47,9 @@ class FiscoConformance:
         outcome = await self.sender.send(
             self.broker,
             calldata(
-                "emitInterchain(string,string,bytes[],uint64)", [self.remote_service, func, args, 0]
+                "emitInterchain(string,string,bytes[],uint64)",
+                [self.remote_service, func, args, 0],
+                self.sender.account.mode,
             ),
         )
         assert outcome.ok
@@ -80,7 +82,7 @@ async def test_fisco_adapter_passes_the_conformance_suite(tmp_path: Path, mode: 
             await adapter.start()
             set_ok = await sender.send(
                 dev.services["data_swap"],
-                calldata("set(string,bytes)", ["answer", b"forty-two"]),
+                calldata("set(string,bytes)", ["answer", b"forty-two"], mode),
             )
             assert set_ok.ok
             verifier = FiscoVerifier()

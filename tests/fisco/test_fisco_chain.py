@@ -14,7 +14,7 @@ import pytest
 import trio
 from eth_abi import encode as abi_encode
 
-from adapters.evm.client import selector
+from adapters.fisco.abi import compute_selector, decode_revert_reason
 from adapters.fisco.gateway import receipt_from_rpc
 from adapters.fisco.hashing import CryptoMode, hash_fn_for
 from adapters.fisco.header import compute_block_hash, header_from_rpc
@@ -97,8 +97,12 @@ def _tx(chain: FiscoHandle, data: bytes, *, block_limit: int = 500, **kw: Any) -
     )
 
 
-def _set(key: str, value: bytes) -> bytes:
-    return selector("set(string,bytes)") + abi_encode(["string", "bytes"], [key, value])
+def _sel(signature: str, mode: str) -> bytes:
+    return compute_selector(signature, hash_fn_for(mode))  # type: ignore[arg-type]
+
+
+def _set(key: str, value: bytes, mode: str) -> bytes:
+    return _sel("set(string,bytes)", mode) + abi_encode(["string", "bytes"], [key, value])
 
 
 async def _mined(rpc: Rpc, tx_hash: str) -> dict[str, Any]:
@@ -133,7 +137,7 @@ async def test_json_rpc_shapes_seals_and_proofs(tmp_path: Path, mode: CryptoMode
                     "jsonrpc": "2.0",
                     "id": i,
                     "method": "sendRawTransaction",
-                    "params": [1, "0x" + _tx(chain, _set(f"k{i}", b"v")).hex()],
+                    "params": [1, "0x" + _tx(chain, _set(f"k{i}", b"v", mode)).hex()],
                 }
                 for i in range(3)
             ]
@@ -180,26 +184,38 @@ async def test_json_rpc_shapes_seals_and_proofs(tmp_path: Path, mode: CryptoMode
                 )
 
             # call: {currentBlockNumber, output, status}; a revert is status 0x16.
-            view = selector("valueOf(string)") + abi_encode(["string"], ["k1"])
+            view = _sel("valueOf(string)", mode) + abi_encode(["string"], ["k1"])
             who = "0x" + chain.setup.accounts[0].address.hex()
             to = "0x" + chain.setup.data_swap.hex()
             got = await rpc(
                 "call", 1, {"from": who, "to": to, "value": "0x0", "data": "0x" + view.hex()}
             )
             assert got["status"] == "0x0" and got["currentBlockNumber"] == r["blockNumber"]
-            bad = selector("get(string,string,uint64)") + abi_encode(
+            bad = _sel("get(string,string,uint64)", mode) + abi_encode(
                 ["string", "string", "uint64"], ["hub0:fisco1:0x" + "00" * 20, "k", 0]
             )
             got = await rpc("call", 1, {"from": who, "to": to, "data": "0x" + bad.hex()})
-            assert got["status"] == "0x16" and got["output"].startswith("0x08c379a0")
+            # Error(string) with the chain's selector: 0x08c379a0, or SM3's 0xc703cb12.
+            error_selector = "0xc703cb12" if mode == "sm" else "0x08c379a0"
+            assert got["status"] == "0x16" and got["output"].startswith(error_selector)
+            reason = decode_revert_reason(bytes.fromhex(got["output"][2:]), hash_fn)
+            assert reason == "broker: to is on this chain"
+            # The other mode's selector names no function here: a revert with no data.
+            other = "secp256k1" if mode == "sm" else "sm"
+            alien = _sel("valueOf(string)", other) + abi_encode(["string"], ["k1"])
+            got = await rpc("call", 1, {"from": who, "to": to, "data": "0x" + alien.hex()})
+            assert (got["status"], got["output"]) == ("0x16", "0x")
+            alien_tx = _tx(chain, _set("k9", b"v", other))
+            mined = await _mined(rpc, await rpc("sendRawTransaction", 1, "0x" + alien_tx.hex()))
+            assert (mined["status"], mined["output"], mined["logs"]) == ("0x16", "0x", [])
             assert (await rpc.raw("call", 1, {"to": to}))["error"]["code"] == -40006
 
             # Refusals: another group, chain ID, a stale or far blockLimit, a replay.
             head = int(await rpc("getBlockNumber", 1), 16)
             cases = {
-                10003: _tx(chain, _set("x", b""), group_id=2),
-                10002: _tx(chain, _set("x", b""), chain_id=7),
-                16: _tx(chain, _set("x", b""), block_limit=head),
+                10003: _tx(chain, _set("x", b"", mode), group_id=2),
+                10002: _tx(chain, _set("x", b"", mode), chain_id=7),
+                16: _tx(chain, _set("x", b"", mode), block_limit=head),
                 10001: bytes.fromhex((await rpc("getTransactionByHash", 1, hashes[0]))["hash"][2:]),
             }
             for code, raw in cases.items():
@@ -207,7 +223,7 @@ async def test_json_rpc_shapes_seals_and_proofs(tmp_path: Path, mode: CryptoMode
                     continue
                 answer = await rpc.raw("sendRawTransaction", 1, "0x" + raw.hex())
                 assert answer["error"]["code"] == code, answer
-            replay = _tx(chain, _set("k0", b"v"))
+            replay = _tx(chain, _set("k0", b"v", mode))
             await _mined(rpc, await rpc("sendRawTransaction", 1, "0x" + replay.hex()))
             answer = await rpc.raw("sendRawTransaction", 1, "0x" + replay.hex())
             assert answer["error"]["code"] == 10001

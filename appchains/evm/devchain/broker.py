@@ -25,13 +25,14 @@ from appchains.evm.devchain.abicodec import encode as abi_encode
 from appchains.evm.devchain.crypto import HALF_N, ZERO_ADDRESS, keccak, recover_signer
 from appchains.evm.devchain.native import (
     ECRECOVER_GAS,
-    ERROR_SELECTOR,
+    ERROR_SIGNATURE,
     Env,
     Msg,
     NativeContract,
     Revert,
     abi_event,
     abi_function,
+    compute_selector,
     encode_uint,
     require,
 )
@@ -134,12 +135,12 @@ def compute_relay_digest(
     )
 
 
-def compute_failure_result(revert_data: bytes) -> bytes:
+def compute_failure_result(revert_data: bytes, hash_fn: Callable[[bytes], bytes] = keccak) -> bytes:
     """``ReceiptEvent.result`` when ``onInterchain`` reverts, as ``Broker.sol`` records it:
-    for a revert with ``Error(string)`` (a ``require``), the message's UTF-8 bytes
-    (``catch Error(string memory reason)``); any other revert data, raw
-    (``catch (bytes memory reason)``)."""
-    if revert_data[:4] == ERROR_SELECTOR:
+    for a revert with ``Error(string)`` (a ``require``; its selector is the chain's,
+    ``hash_fn``), the message's UTF-8 bytes (``catch Error(string memory reason)``); any
+    other revert data, raw (``catch (bytes memory reason)``)."""
+    if revert_data[:4] == compute_selector(ERROR_SIGNATURE, hash_fn):
         try:
             (message,) = abi_decode(["string"], revert_data[4:])
             return str(message).encode()
@@ -153,10 +154,10 @@ def is_id_segment(text: bytes) -> bool:
     return 1 <= len(text) <= 64 and all(c in _SEGMENT_CHARS for c in text)
 
 
-# Selectors of the service interface the broker calls.
-_ON_INTERCHAIN = keccak(b"onInterchain(string,uint64,string,bytes[])")[:4]
-_ON_CALLBACK = keccak(b"onCallback(string,uint64,bool,bytes)")[:4]
-_ON_ROLLBACK = keccak(b"onRollback(string,uint64)")[:4]
+# The service interface the broker calls (selectors: the chain's hash, ``Env.selector``).
+_ON_INTERCHAIN = "onInterchain(string,uint64,string,bytes[])"
+_ON_CALLBACK = "onCallback(string,uint64,bool,bytes)"
+_ON_ROLLBACK = "onRollback(string,uint64)"
 
 
 def _call_data(selector: bytes, types: list[str], values: list[object]) -> bytes:
@@ -336,7 +337,7 @@ class Broker(NativeContract):
             self.store_uint(env, IN_FAILED, b"instate", src, dst, index)
         else:
             data = _call_data(
-                _ON_INTERCHAIN,
+                env.selector(_ON_INTERCHAIN),
                 ["bytes", "uint64", "bytes", "bytes[]"],
                 [src, index, func, list(args)],
             )
@@ -345,7 +346,7 @@ class Broker(NativeContract):
                 typ, result = TYPE_RECEIPT_SUCCESS, _decode_bytes_return(out)
                 self.store_uint(env, IN_SUCCEEDED, b"instate", src, dst, index)
             else:
-                typ, result = TYPE_RECEIPT_FAILURE, compute_failure_result(out)
+                typ, result = TYPE_RECEIPT_FAILURE, compute_failure_result(out, env.hash_fn)
                 self.store_uint(env, IN_FAILED, b"instate", src, dst, index)
         self.store(env, rlp_encode([typ, result]), b"rcpt", src, dst, index)
         env.emit_event(
@@ -400,7 +401,7 @@ class Broker(NativeContract):
                         self.address,
                         source,
                         _call_data(
-                            _ON_CALLBACK,
+                            env.selector(_ON_CALLBACK),
                             ["bytes", "uint64", "bool", "bytes"],
                             [dst, index, typ == TYPE_RECEIPT_SUCCESS, result],
                         ),
@@ -409,7 +410,7 @@ class Broker(NativeContract):
                     env.call(
                         self.address,
                         source,
-                        _call_data(_ON_ROLLBACK, ["bytes", "uint64"], [dst, index]),
+                        _call_data(env.selector(_ON_ROLLBACK), ["bytes", "uint64"], [dst, index]),
                     )
             self.store_uint(env, self.load_uint(env, b"cb", src, dst) + 1, b"cb", src, dst)
             env.emit_event(CALLBACK_EVENT, self.address, src, dst, index, typ)

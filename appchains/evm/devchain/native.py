@@ -3,12 +3,17 @@
 A :class:`NativeContract` declares its functions with :func:`abi_function`; a call
 is dispatched by the 4-byte selector, its arguments are decoded with eth-abi and
 its return values encoded the same way, so callers cannot tell it from compiled
-Solidity. The rules follow Solidity 0.8:
+Solidity. Selectors, like event topics, are the chain's hash (:attr:`Env.hash_fn`)
+of the signature: keccak-256 on an EVM chain, SM3 on a FISCO 国密 chain, whose
+compiler and SDKs derive them with the chain's hash (:func:`compute_selector`). The
+rules follow Solidity 0.8:
 
 * unknown selector, short calldata, value sent to a non-payable function, or
   calldata that does not decode: revert with empty data;
 * ``require(cond, "msg")``: revert with ``Error(string)`` data
-  (``0x08c379a0 ‖ abi.encode(string)``);
+  (``0x08c379a0 ‖ abi.encode(string)``; on a 国密 chain the selector is SM3's,
+  ``0xc703cb12``: :class:`SolidityError` takes the chain's selector when it leaves
+  the contract, in :meth:`Env.call`);
 * a revert inside a nested call undoes that call's state changes and logs and
   bubbles up unless the caller catches it (:meth:`Env.try_call`).
 
@@ -37,8 +42,10 @@ from appchains.evm.devchain.rlpcodec import encode as rlp_encode
 from appchains.evm.devchain.rlpcodec import encode_bytes, encode_list_payload
 from appchains.evm.devchain.state import Frame, InsufficientBalance
 
-ERROR_SELECTOR = keccak(b"Error(string)")[:4]  # 0x08c379a0
-PANIC_SELECTOR = keccak(b"Panic(uint256)")[:4]  # 0x4e487b71
+ERROR_SIGNATURE = "Error(string)"
+PANIC_SIGNATURE = "Panic(uint256)"
+ERROR_SELECTOR = keccak(ERROR_SIGNATURE.encode())[:4]  # 0x08c379a0
+PANIC_SELECTOR = keccak(PANIC_SIGNATURE.encode())[:4]  # 0x4e487b71
 
 CALL_GAS = 2_600
 SLOAD_GAS = 2_100
@@ -55,6 +62,22 @@ MAX_CALL_DEPTH = 64
 NATIVE_CODE_PREFIX = b"\xferelayhub-native:"
 
 
+HashFn = Callable[[bytes], bytes]
+
+_SELECTORS: dict[tuple[str, HashFn], bytes] = {}
+
+
+def compute_selector(signature: str, hash_fn: HashFn = keccak) -> bytes:
+    """A function's (or Solidity error's) selector: the first 4 bytes of the chain's hash of
+    its canonical signature — keccak-256, or SM3 on a FISCO 国密 chain (FISCO's
+    ``FunctionEncoder.buildMethodId`` hashes with the chain's ``CryptoSuite``)."""
+    key = (signature, hash_fn)
+    found = _SELECTORS.get(key)
+    if found is None:
+        found = _SELECTORS[key] = hash_fn(signature.encode())[:4]
+    return found
+
+
 class Revert(Exception):
     """A revert with its raw revert data."""
 
@@ -63,23 +86,44 @@ class Revert(Exception):
         self.data = data
 
 
+class SolidityError(Revert):
+    """A revert with a Solidity error, ``selector(signature) ‖ abi args``.
+
+    ``data`` has the keccak selector; :meth:`Env.call` hands a chain hashing otherwise
+    (a 国密 chain) the data with its own selector (:meth:`data_for`), as a contract
+    compiled for that chain reverts."""
+
+    def __init__(self, signature: str, encoded_args: bytes) -> None:
+        super().__init__(compute_selector(signature) + encoded_args)
+        self.signature = signature
+        self.encoded_args = encoded_args
+
+    def data_for(self, hash_fn: HashFn) -> bytes:
+        return compute_selector(self.signature, hash_fn) + self.encoded_args
+
+
 class OutOfGas(Exception):
     pass
 
 
-def error_data(message: str) -> bytes:
+def error_data(message: str, hash_fn: HashFn = keccak) -> bytes:
     """Revert data of ``require(false, message)``: ``Error(string)`` ABI encoding."""
-    return ERROR_SELECTOR + abi_encode(["string"], [message])
+    return compute_selector(ERROR_SIGNATURE, hash_fn) + abi_encode(["string"], [message])
 
 
 def require(condition: bool, message: str) -> None:
     if not condition:
-        raise Revert(error_data(message))
+        raise SolidityError(ERROR_SIGNATURE, abi_encode(["string"], [message]))
 
 
-def decode_revert_reason(data: bytes) -> str | None:
-    """The message of ``Error(string)`` revert data, else ``None``."""
-    if data[:4] != ERROR_SELECTOR:
+def panic(code: int) -> SolidityError:
+    """Solidity 0.8's ``Panic(uint256)`` revert (0x11: checked arithmetic)."""
+    return SolidityError(PANIC_SIGNATURE, code.to_bytes(32, "big"))
+
+
+def decode_revert_reason(data: bytes, hash_fn: HashFn = keccak) -> str | None:
+    """The message of ``Error(string)`` revert data (the selector of ``hash_fn``), else ``None``."""
+    if data[:4] != compute_selector(ERROR_SIGNATURE, hash_fn):
         return None
     try:
         (message,) = abi_decode(["string"], data[4:])
@@ -133,21 +177,26 @@ class Env:
         block: BlockContext,
         gas: GasMeter,
         origin: bytes,
-        hash_fn: Callable[[bytes], bytes] = keccak,
+        hash_fn: HashFn = keccak,
     ) -> None:
         self.frame = frame
         self.contracts = contracts
         self.block = block
         self.gas = gas
         self.origin = origin
-        #: The chain's hash for event topics and payload hashes: keccak on an EVM chain,
-        #: SM3 on a FISCO 国密 chain (whose Solidity ``keccak256`` is ``crypto::Hash``).
+        #: The chain's hash for selectors, event topics and payload hashes: keccak on an
+        #: EVM chain, SM3 on a FISCO 国密 chain (whose Solidity ``keccak256`` is
+        #: ``crypto::Hash``).
         self.hash_fn = hash_fn
         self.logs: list[Log] = []
         self.depth = 0
 
     def has_code(self, address: bytes) -> bool:
         return bool(self.frame.code(address))
+
+    def selector(self, signature: str) -> bytes:
+        """``signature``'s selector on this chain (:func:`compute_selector`)."""
+        return compute_selector(signature, self.hash_fn)
 
     def call(
         self, sender: bytes, to: bytes, data: bytes, value: int = 0, *, top: bool = False
@@ -172,8 +221,10 @@ class Env:
                 raise Revert(b"") from None
             contract = self.contracts.get(to)
             out = contract.dispatch(Msg(sender, value, self), data) if contract else b""
-        except Revert:
+        except Revert as exc:
             del self.logs[mark:]
+            if self.hash_fn is not keccak and isinstance(exc, SolidityError):
+                raise Revert(exc.data_for(self.hash_fn)) from None
             raise
         finally:
             self.frame = parent
@@ -281,8 +332,11 @@ class NativeContract:
     """A contract whose code is Python; its data lives in its account's storage."""
 
     NAME: ClassVar[str] = "Native"
+    #: The functions by keccak-256 selector (an EVM chain's), and by name.
     FUNCTIONS: ClassVar[dict[bytes, AbiFunction]] = {}
     BY_NAME: ClassVar[dict[str, AbiFunction]] = {}
+    #: The functions by selector under each chain hash (:meth:`functions_for`).
+    _TABLES: ClassVar[dict[HashFn, dict[bytes, AbiFunction]]] = {}
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -297,7 +351,7 @@ class NativeContract:
             fn = AbiFunction(
                 name=name,
                 signature=signature,
-                selector=keccak(signature.encode())[:4],
+                selector=compute_selector(signature),
                 inputs=_split_types("(" + args),
                 outputs=_split_types(returns),
                 payable=payable,
@@ -313,6 +367,21 @@ class NativeContract:
             functions[fn.selector] = fn
         cls.FUNCTIONS = functions
         cls.BY_NAME = {fn.name: fn for fn in functions.values()}
+        cls._TABLES = {keccak: functions}
+
+    @classmethod
+    def functions_for(cls, hash_fn: HashFn) -> dict[bytes, AbiFunction]:
+        """The functions by their selector on a chain hashing with ``hash_fn``."""
+        table = cls._TABLES.get(hash_fn)
+        if table is None:
+            table = {}
+            for fn in cls.FUNCTIONS.values():
+                fn = replace(fn, selector=compute_selector(fn.signature, hash_fn))
+                if fn.selector in table:
+                    raise TypeError(f"{cls.__name__}: selector clash on {fn.signature}")
+                table[fn.selector] = fn
+            cls._TABLES[hash_fn] = table
+        return table
 
     def __init__(self, address: bytes) -> None:
         self.address = address
@@ -326,7 +395,9 @@ class NativeContract:
         return {}
 
     def dispatch(self, msg: Msg, data: bytes) -> bytes:
-        fn = self.FUNCTIONS.get(data[:4]) if len(data) >= 4 else None
+        hash_fn = msg.env.hash_fn
+        table = self.FUNCTIONS if hash_fn is keccak else self.functions_for(hash_fn)
+        fn = table.get(data[:4]) if len(data) >= 4 else None
         if fn is None or (msg.value and not fn.payable):
             raise Revert(b"")
         try:

@@ -21,7 +21,7 @@ import rlp
 
 from appchains.evm.devchain.abicodec import decode as abi_decode
 from appchains.evm.devchain.abicodec import encode as abi_encode
-from appchains.evm.devchain.crypto import ZERO_ADDRESS, keccak
+from appchains.evm.devchain.crypto import ZERO_ADDRESS
 from appchains.evm.devchain.native import (
     Env,
     Msg,
@@ -30,11 +30,12 @@ from appchains.evm.devchain.native import (
     abi_event,
     abi_function,
     encode_uint,
+    panic,
     require,
 )
 from appchains.evm.devchain.rlpcodec import encode as rlp_encode
 
-_EMIT_INTERCHAIN = keccak(b"emitInterchain(string,string,bytes[],uint64)")[:4]
+_EMIT_INTERCHAIN = "emitInterchain(string,string,bytes[],uint64)"
 
 LOCKED_EVENT = abi_event("Locked(string,uint64,address indexed,address,uint256)")
 MINTED_EVENT = abi_event("Minted(string,uint64,address indexed,uint256)")
@@ -48,7 +49,7 @@ VALUE_FETCHED_EVENT = abi_event("ValueFetched(string,string,bytes)")
 def _emit_interchain(
     env: Env, service: bytes, broker: bytes, dst: bytes, func: bytes, arg: bytes, timeout: int
 ) -> int:
-    data = _EMIT_INTERCHAIN + abi_encode(
+    data = env.selector(_EMIT_INTERCHAIN) + abi_encode(
         ["bytes", "bytes", "bytes[]", "uint64"], [dst, func, [arg], timeout]
     )
     out = env.call(service, broker, data)
@@ -101,19 +102,19 @@ class AssetTransfer(NativeContract):
     def _add(self, env: Env, delta: int, *key: bytes | int) -> int:
         value = self.load_uint(env, *key) + delta
         if value < 0:
-            raise Revert(_PANIC_UNDERFLOW)
+            raise panic(_PANIC_UNDERFLOW)
         self.store_uint(env, value, *key)
         return value
 
     def _is_counterpart(self, env: Env, service: bytes) -> bool:
-        return bool(self.load(env, b"peer", keccak(service)))
+        return bool(self.load(env, b"peer", env.hash_fn(service)))
 
     # -- owner functions
     @abi_function("setCounterpart(string,bool)")
     def set_counterpart(self, msg: Msg, service: bytes, allowed: bool) -> None:
         env = msg.env
         require(msg.sender == self.owner, "asset: only the owner")
-        self.store(env, b"\x01" if allowed else b"", b"peer", keccak(service))
+        self.store(env, b"\x01" if allowed else b"", b"peer", env.hash_fn(service))
         env.emit_event(COUNTERPART_SET_EVENT, self.address, service, allowed)
 
     # -- user functions
@@ -218,7 +219,7 @@ class AssetTransfer(NativeContract):
 
 
 #: Solidity 0.8's checked-arithmetic failure: Panic(0x11).
-_PANIC_UNDERFLOW = keccak(b"Panic(uint256)")[:4] + (0x11).to_bytes(32, "big")
+_PANIC_UNDERFLOW = 0x11
 
 
 class DataSwap(NativeContract):

@@ -14,10 +14,13 @@ sets ::
 
 where ``diff`` is the block's sorted changes (see :func:`encode_diff`); a block
 that changes nothing keeps its parent's root. Genesis chains from 32 zero bytes.
+A chain with another hash uses it for both hashes (``hash_fn``: SM3 on a FISCO 国密
+chain, where every ``crypto::Hash`` is SM3).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from appchains.evm.devchain.crypto import ZERO_HASH, keccak
@@ -169,16 +172,25 @@ def encode_diff(diff: StateDiff) -> bytes:
     return encode_list_payload(encode_list_payload(accounts) + encode_list_payload(storage))
 
 
-def compute_state_root(parent_root: bytes, diff: StateDiff) -> bytes:
+def compute_state_root(
+    parent_root: bytes, diff: StateDiff, hash_fn: Callable[[bytes], bytes] = keccak
+) -> bytes:
+    """``Hash(STATE_DOMAIN ‖ parent_root ‖ Hash(encode_diff(diff)))``, ``Hash`` the chain's
+    (keccak-256 by default), or ``parent_root`` when ``diff`` changes nothing."""
     if not diff:
         return parent_root
-    return keccak(STATE_DOMAIN + parent_root + keccak(encode_diff(diff)))
+    return hash_fn(STATE_DOMAIN + parent_root + hash_fn(encode_diff(diff)))
 
 
-def apply_diff(world: WorldState, diff: StateDiff, root: bytes | None = None) -> None:
+def apply_diff(
+    world: WorldState,
+    diff: StateDiff,
+    root: bytes | None = None,
+    hash_fn: Callable[[bytes], bytes] = keccak,
+) -> None:
     """Write ``diff`` into ``world`` and advance its root (to ``root`` when the caller has
-    already computed ``compute_state_root(world.root, diff)``)."""
-    world.root = compute_state_root(world.root, diff) if root is None else root
+    already computed ``compute_state_root(world.root, diff, hash_fn)``)."""
+    world.root = compute_state_root(world.root, diff, hash_fn) if root is None else root
     for address, account in diff.accounts.items():
         world.accounts[address] = account
     for (address, key), value in diff.storage.items():
