@@ -61,7 +61,7 @@ from adapters.fisco.header import BlockHeader, encode_header
 from adapters.fisco.merkle import compute_leaf, compute_merkle_root
 from adapters.fisco.proof import build_fisco_proof, encode_fisco_proof
 from adapters.fisco.receipt import LogEntry, Receipt, compute_log_bloom, encode_receipt
-from adapters.fisco.smcrypto import fisco_sm2_sign, sm2_keypair, sm2_verify
+from adapters.fisco.smcrypto import SM2_N, fisco_sm2_sign, sm2_public_key, sm2_verify
 from adapters.fisco.verifier import FiscoVerifier
 from relay.ibtp import IBTP, IBTPType, Payload
 from relay.validation.base import ChainContext
@@ -78,7 +78,6 @@ def _address(name: str) -> bytes:
 
 BROKER = _address("broker")
 TOKEN = _address("token")
-SERVICE = _address("service")
 
 
 #: A proof's Merkle levels with each side's siblings joined: ``[(left, right), ...]``.
@@ -95,32 +94,64 @@ class Workload:
 
 
 def _sealers(mode: CryptoMode) -> list[tuple[bytes, Any]]:
-    """``(node id, sign(hash) -> seal)`` pairs, sorted by node ID (TEST keys)."""
+    """``(node id, sign(hash) -> seal)`` pairs, sorted by node ID: TEST keys from public
+    seeds (``relayhub bench key: fisco-<i>``, SM2 scalars reduced mod n - 2, plus 1);
+    never hold value with them."""
     out: list[tuple[bytes, Any]] = []
     for i in range(SEALERS):
+        seed = keccak256(b"relayhub bench key: fisco-%d" % i)
         if mode == "secp256k1":
-            key = PrivateKey(keccak256(b"relayhub bench key: fisco-%d" % i))
+            key = PrivateKey(seed)
             node = bytes(key.public_key.format(compressed=False))[1:]
             out.append((node, lambda h, k=key: bytes(k.sign_recoverable(h, hasher=None))))
         else:
-            private, pub = sm2_keypair()
+            private = (int.from_bytes(seed, "big") % (SM2_N - 2) + 1).to_bytes(32, "big")
+            pub = sm2_public_key(private)
             out.append((pub, lambda h, d=private, p=pub: fisco_sm2_sign(d, p, h)))
     return sorted(out, key=lambda pair: pair[0])
 
 
-def make_workload(mode: CryptoMode, blocks: int, receipts_per_block: int) -> Workload:
-    hash_fn = hash_fn_for(mode)
-    sealers = _sealers(mode)
-    nodes = [n for n, _ in sealers]
-    root = {
+def sealer_trust_root(mode: CryptoMode) -> dict[str, Any]:
+    """The trust root (docs/fisco.md §4) of the bench sealers: group 1, chain 1, the 4
+    sealers (sorted node IDs) in force from height 0."""
+    return {
         "mode": mode,
         "group_id": 1,
         "chain_id": 1,
-        "sealers": [{"from_height": 0, "nodes": [n.hex() for n in nodes]}],
+        "sealers": [{"from_height": 0, "nodes": [n.hex() for n, _ in _sealers(mode)]}],
     }
+
+
+def broker_address() -> str:
+    return "0x" + BROKER.hex()
+
+
+def service_address(service: str = "service") -> str:
+    return "0x" + _address(service).hex()
+
+
+def make_workload(
+    mode: CryptoMode,
+    blocks: int,
+    receipts_per_block: int,
+    *,
+    hub: str = HUB,
+    chain: str = CHAIN,
+    dst: str = "",
+    service: str = "service",
+) -> Workload:
+    """``blocks`` x ``receipts_per_block`` proven IBTPs from ``hub:chain``'s service
+    ``service`` (a name: its address derives from it) to ``dst`` (default
+    ``hub:ethdev:0x<remote>``), indices 1, 2, ... in order."""
+    hash_fn = hash_fn_for(mode)
+    sealers = _sealers(mode)
+    nodes = [n for n, _ in sealers]
     verifier = FiscoVerifier()
-    reg = verifier.check_registration(root, "0x" + BROKER.hex())
-    ctx = ChainContext(HUB, CHAIN, "fisco", reg.broker, reg.trust_root)
+    reg = verifier.check_registration(sealer_trust_root(mode), broker_address())
+    ctx = ChainContext(hub, chain, "fisco", reg.broker, reg.trust_root)
+    svc = _address(service)
+    src = f"{hub}:{chain}:0x{svc.hex()}"
+    dst = dst or f"{hub}:ethdev:0x{_address('remote').hex()}"
     topic = event_topic(INTERCHAIN_SIGNATURE, hash_fn)
     ibtps: list[IBTP] = []
     out_blocks = []
@@ -132,15 +163,8 @@ def make_workload(mode: CryptoMode, blocks: int, receipts_per_block: int) -> Wor
         gas = 0
         for i in range(receipts_per_block):
             index += 1
-            amount = abi_encode(["address", "uint256"], [SERVICE, index])
-            ibtp = IBTP(
-                f"{HUB}:{CHAIN}:0x{SERVICE.hex()}",
-                f"{HUB}:ethdev:0x{_address('remote').hex()}",
-                index,
-                IBTPType.INTERCHAIN,
-                0,
-                Payload("mint", (amount,)),
-            )
+            amount = abi_encode(["address", "uint256"], [svc, index])
+            ibtp = IBTP(src, dst, index, IBTPType.INTERCHAIN, 0, Payload("mint", (amount,)))
             data = encode_interchain_event(ibtp, compute_payload_hash(ibtp.payload, hash_fn))
             logs = [LogEntry(BROKER, (topic,), data)]
             if i % 2:

@@ -77,6 +77,28 @@ def test_relay_ingest_workloads_on_a_relay_process(
     assert doc["headline"]["failed"] == 0 and doc["headline"]["reference_per_s"] > 0
 
 
+@pytest.mark.parametrize("mode", ["secp256k1", "sm"])
+def test_relay_ingest_fisco_on_a_relay_process(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(
+        tmp_path,
+        f"fisco-{mode}",
+        topology='mode = "embedded"\nprocesses = true\nchains = []\ntimeout_blocks = 1000000',
+        workload='module = "benchmarks.bench.workloads.relay_ingest_fisco"\n'
+        f'params = {{ mode = "{mode}", streams = 2, blocks = 2, receipts = 20, '
+        "txs_per_request = 1 }",
+        rate='mode = "closed"\nusers = 2',
+        run='count = 4\ndrain = "30s"\ntx_timeout = "60s"',
+        report="html = false",
+    )
+    doc = run(tmp_path, cfg, capsys)
+    h = doc["headline"]
+    assert h["confirmed"] == 4 and doc["summary"]["confirmed_units"] == 80
+    assert h["failed"] == 0 and h["reference_per_s"] > 0 and h["floor_ratio"] > 0
+    assert doc["phases"][0]["metrics"]["relay:relayhub_ibtps_total{outcome=new}"] == 80
+
+
 def test_e2e_and_mixed_workloads_in_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
