@@ -20,6 +20,7 @@ time either way, so back-pressure shows in the figures instead of hiding there.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ import trio
 
 from benchmarks.bench.rate import FixedLoad, Schedule, first_index_at, indices, users_of
 from benchmarks.bench.stats import Recorder
+
+log = logging.getLogger("relayhub.bench")
+#: How many failures of each code a run logs (with their messages).
+FAILURES_LOGGED_PER_CODE = 3
 
 Target = Callable[[int], Awaitable[int]]
 
@@ -80,6 +85,8 @@ class _Flights:
         self.idle = trio.Event()
         self.idle.set()
         self.limiter = trio.CapacityLimiter(shape.max_in_flight)
+        #: failures logged so far, by code (the first few of each are logged)
+        self.failures_logged: dict[str, int] = {}
 
     def begin(self, i: int, intended: float) -> None:
         """Count ``i`` as sent and in flight (before its task is spawned, so a drain
@@ -101,7 +108,12 @@ class _Flights:
             else:
                 rec.on_confirmed(intended, now, 1 if units is None else int(units))
         except Exception as exc:
-            rec.on_failed(intended, trio.current_time(), failure_code(exc))
+            code = failure_code(exc)
+            rec.on_failed(intended, trio.current_time(), code)
+            seen = self.failures_logged.get(code, 0)
+            if seen < FAILURES_LOGGED_PER_CODE:  # what went wrong, not only how often
+                self.failures_logged[code] = seen + 1
+                log.warning("transaction %d failed (%s): %s", i, code, str(exc)[:500])
         finally:
             self.in_flight.pop(i, None)
             if not self.in_flight:

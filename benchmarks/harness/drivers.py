@@ -127,16 +127,39 @@ def open_driver(chain: ChainSetup, user_keys: Sequence[str]) -> ServiceDriver:
     )
 
 
-class EvmDriver:
-    """``relayhub.drivers: evm``: the Solidity/native AssetTransfer and DataSwap over
-    Ethereum JSON-RPC; users are dev accounts."""
+class SolidityServicesDriver:
+    """The Solidity-ABI AssetTransfer and DataSwap of docs/broker.md over a JSON-RPC
+    chain — the EVM family's and the FISCO family's (its native contracts are the EVM
+    dev chain's). A family gives how a user sends, how calldata is spelled (the
+    selector's hash), how a view is read and how the broker's request events are found;
+    the rest is one piece of code."""
 
-    family: ClassVar[str] = "evm"
+    family: ClassVar[str]
+    users: list[Any]
 
-    def __init__(self, chain: ChainSetup, user_keys: Sequence[str]) -> None:
+    def __init__(self, chain: ChainSetup) -> None:
         self.chain = chain
-        self.users: list[Any] = [Account.from_key(k) for k in user_keys]
         self._rpc: EthRpc | None = None
+        self._senders: dict[int, Any] = {}
+        self._locks: defaultdict[int, trio.Lock] = defaultdict(trio.Lock)
+
+    # --- what a family gives ----------------------------------------------------
+
+    def _new_sender(self, user: int) -> Any:
+        raise NotImplementedError
+
+    def _calldata(self, signature: str, values: list[Any]) -> bytes:
+        raise NotImplementedError
+
+    async def _view(self, to: str, signature: str, values: list[Any], out: list[str]) -> Any:
+        """The view's one return value."""
+        raise NotImplementedError
+
+    def _ids(self, receipt: dict[str, Any]) -> list[str]:
+        """The IBTP IDs of the broker's InterchainEvents in ``receipt``."""
+        raise NotImplementedError
+
+    # --- the common part ----------------------------------------------------------
 
     @property
     def rpc(self) -> EthRpc:
@@ -148,9 +171,25 @@ class EvmDriver:
         if self._rpc is not None:
             await self._rpc.aclose()
             self._rpc = None
+        self._senders.clear()
 
-    def sender(self, user: int = 0) -> EvmSender:
-        return EvmSender(self.rpc, self.users[user])
+    def sender(self, user: int = 0) -> Any:
+        """``users[user]``'s sender, one per user: it tracks the account's nonce."""
+        if user not in self._senders:
+            self._senders[user] = self._new_sender(user)
+        return self._senders[user]
+
+    async def _send_many(self, user: int, calls: list[tuple[str, bytes]]) -> list[Any]:
+        """Send as ``users[user]``, one batch at a time per account (concurrent batches of
+        one account would take the same nonces)."""
+        async with self._locks[user]:
+            return list(await self.sender(user).send_many(calls))
+
+    async def _send_one(self, user: int, to: str, data: bytes, what: str) -> Any:
+        (outcome,) = await self._send_many(user, [(to, data)])
+        if not outcome.ok:
+            raise RuntimeError(f"{what} tx {outcome.tx_hash} failed on {self.chain.name}")
+        return outcome
 
     async def transfer_many(
         self,
@@ -165,7 +204,7 @@ class EvmDriver:
         calls = [
             (
                 c.asset,
-                calldata(
+                self._calldata(
                     "transfer(string,address,uint256,uint64)",
                     [dst.service_id(dst.asset), recipient, amount, timeout],
                 ),
@@ -173,62 +212,77 @@ class EvmDriver:
             for amount in amounts
         ]
         ids = []
-        for outcome in await self.sender(user).send_many(calls):
+        for outcome in await self._send_many(user, calls):
             if not outcome.ok:
-                raise RuntimeError(f"transfer tx {outcome.tx_hash} reverted on {c.name}")
-            for f, t, i in interchain_events(outcome.receipt, c.broker):
-                ids.append(f"{f}~{t}~{i}")
+                raise RuntimeError(f"transfer tx {outcome.tx_hash} failed on {c.name}")
+            ids.extend(self._ids(outcome.receipt))
         return ids
 
     async def balance(self, owner: str) -> int:
-        (v,) = await eth_view(
-            self.rpc, self.chain.asset, "balanceOf(address)", [owner], ["uint256"]
-        )
-        return int(v)
+        return int(await self._view(self.chain.asset, "balanceOf(address)", [owner], ["uint256"]))
 
     async def total_supply(self) -> int:
-        (v,) = await eth_view(self.rpc, self.chain.asset, "totalSupply()", [], ["uint256"])
-        return int(v)
+        return int(await self._view(self.chain.asset, "totalSupply()", [], ["uint256"]))
 
     async def data_set(self, key: str, value: bytes) -> None:
-        outcome = await self.sender().send(
-            self.chain.data_swap, calldata("set(string,bytes)", [key, value])
-        )
-        if not outcome.ok:
-            raise RuntimeError(f"DataSwap.set reverted on {self.chain.name}")
+        data = self._calldata("set(string,bytes)", [key, value])
+        await self._send_one(0, self.chain.data_swap, data, "DataSwap.set")
 
     async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
-        outcome = await self.sender().send(
-            self.chain.data_swap,
-            calldata("get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]),
+        data = self._calldata(
+            "get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]
         )
-        ((f, t, i),) = interchain_events(outcome.receipt, self.chain.broker)
-        return f"{f}~{t}~{i}"
+        outcome = await self._send_one(0, self.chain.data_swap, data, "DataSwap.get")
+        (found,) = self._ids(outcome.receipt)
+        return found
 
     async def fetched(self, dst: ChainSetup, key: str) -> bytes:
-        (value,) = await eth_view(
-            self.rpc,
-            self.chain.data_swap,
-            "fetched(string,string)",
-            [dst.service_id(dst.data_swap), key],
-            ["bytes"],
+        return bytes(
+            await self._view(
+                self.chain.data_swap,
+                "fetched(string,string)",
+                [dst.service_id(dst.data_swap), key],
+                ["bytes"],
+            )
         )
-        return bytes(value)
 
     async def pair_counterparts(self, service_ids: Sequence[str]) -> None:
         c = self.chain
-        owner = self.sender(0)
-        (have,) = await eth_view(self.rpc, c.asset, "owner()", [], ["address"])
-        if str(have).lower() != owner.address.lower():
-            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
+        owner = str(self.users[0].address).lower()
+        have = await self._view(c.asset, "owner()", [], ["address"])
+        if str(have).lower() != owner:
+            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not users[0]")
         calls = []
         for sid in service_ids:
-            (paired,) = await eth_view(self.rpc, c.asset, "isCounterpart(string)", [sid], ["bool"])
-            if not paired:
-                calls.append((c.asset, calldata("setCounterpart(string,bool)", [sid, True])))
-        for outcome in await owner.send_many(calls):
+            if not await self._view(c.asset, "isCounterpart(string)", [sid], ["bool"]):
+                calls.append((c.asset, self._calldata("setCounterpart(string,bool)", [sid, True])))
+        for outcome in await self._send_many(0, calls):
             if not outcome.ok:
-                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} reverted on {c.name}")
+                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} failed on {c.name}")
+
+
+class EvmDriver(SolidityServicesDriver):
+    """``relayhub.drivers: evm``: the Solidity/native AssetTransfer and DataSwap over
+    Ethereum JSON-RPC; users are dev accounts."""
+
+    family: ClassVar[str] = "evm"
+
+    def __init__(self, chain: ChainSetup, user_keys: Sequence[str]) -> None:
+        super().__init__(chain)
+        self.users = [Account.from_key(k) for k in user_keys]
+
+    def _new_sender(self, user: int) -> EvmSender:
+        return EvmSender(self.rpc, self.users[user])
+
+    def _calldata(self, signature: str, values: list[Any]) -> bytes:
+        return calldata(signature, values)
+
+    async def _view(self, to: str, signature: str, values: list[Any], out: list[str]) -> Any:
+        (value,) = await eth_view(self.rpc, to, signature, values, out)
+        return value
+
+    def _ids(self, receipt: dict[str, Any]) -> list[str]:
+        return [f"{f}~{t}~{i}" for f, t, i in interchain_events(receipt, self.chain.broker)]
 
     def caller(self, user: int) -> SourceChain:
         c = self.chain
@@ -419,7 +473,7 @@ class FabricDriver:
         }
 
 
-class FiscoDriver:
+class FiscoDriver(SolidityServicesDriver):
     """``relayhub.drivers: fisco``: the native AssetTransfer and DataSwap of the FISCO
     BCOS-like dev chain over FISCO JSON-RPC (``sendRawTransaction``, ``call``, group ID
     first); users are dev accounts in the chain's crypto mode (``users[0]`` owns
@@ -428,25 +482,13 @@ class FiscoDriver:
     family: ClassVar[str] = "fisco"
 
     def __init__(self, chain: ChainSetup, user_keys: Sequence[str]) -> None:
-        self.chain = chain
+        super().__init__(chain)
         table = chain.adapter_config
         self.mode: CryptoMode = "sm" if table.get("mode") == "sm" else "secp256k1"
         self.group_id = int(table.get("group_id", 1))
-        self.users: list[Any] = [FiscoAccount.from_key(k, self.mode) for k in user_keys]
-        self._rpc: EthRpc | None = None
+        self.users = [FiscoAccount.from_key(k, self.mode) for k in user_keys]
 
-    @property
-    def rpc(self) -> EthRpc:
-        if self._rpc is None:
-            self._rpc = open_rpc(self.chain.rpc_url)
-        return self._rpc
-
-    async def aclose(self) -> None:
-        if self._rpc is not None:
-            await self._rpc.aclose()
-            self._rpc = None
-
-    def sender(self, user: int = 0) -> FiscoSender:
+    def _new_sender(self, user: int) -> FiscoSender:
         return FiscoSender(self.rpc, self.users[user], self.group_id)
 
     async def _view(self, to: str, signature: str, values: list[Any], out: list[str]) -> Any:
@@ -460,80 +502,6 @@ class FiscoDriver:
     def _ids(self, receipt: dict[str, Any]) -> list[str]:
         events = fisco_interchain_events(receipt, self.chain.broker, self.mode)
         return [f"{f}~{t}~{i}" for f, t, i in events]
-
-    async def transfer_many(
-        self,
-        dst: ChainSetup,
-        amounts: Sequence[int],
-        *,
-        user: int,
-        timeout: int,
-        recipient: str,
-    ) -> list[str]:
-        c = self.chain
-        calls = [
-            (
-                c.asset,
-                self._calldata(
-                    "transfer(string,address,uint256,uint64)",
-                    [dst.service_id(dst.asset), recipient, amount, timeout],
-                ),
-            )
-            for amount in amounts
-        ]
-        ids = []
-        for outcome in await self.sender(user).send_many(calls):
-            if not outcome.ok:
-                raise RuntimeError(f"transfer tx {outcome.tx_hash} failed on {c.name}")
-            ids.extend(self._ids(outcome.receipt))
-        return ids
-
-    async def balance(self, owner: str) -> int:
-        return int(await self._view(self.chain.asset, "balanceOf(address)", [owner], ["uint256"]))
-
-    async def total_supply(self) -> int:
-        return int(await self._view(self.chain.asset, "totalSupply()", [], ["uint256"]))
-
-    async def data_set(self, key: str, value: bytes) -> None:
-        outcome = await self.sender().send(
-            self.chain.data_swap, self._calldata("set(string,bytes)", [key, value])
-        )
-        if not outcome.ok:
-            raise RuntimeError(f"DataSwap.set failed on {self.chain.name}")
-
-    async def data_get(self, dst: ChainSetup, key: str, *, timeout: int) -> str:
-        outcome = await self.sender().send(
-            self.chain.data_swap,
-            self._calldata(
-                "get(string,string,uint64)", [dst.service_id(dst.data_swap), key, timeout]
-            ),
-        )
-        (found,) = self._ids(outcome.receipt)
-        return found
-
-    async def fetched(self, dst: ChainSetup, key: str) -> bytes:
-        return bytes(
-            await self._view(
-                self.chain.data_swap,
-                "fetched(string,string)",
-                [dst.service_id(dst.data_swap), key],
-                ["bytes"],
-            )
-        )
-
-    async def pair_counterparts(self, service_ids: Sequence[str]) -> None:
-        c = self.chain
-        owner = self.sender(0)
-        have = await self._view(c.asset, "owner()", [], ["address"])
-        if str(have).lower() != owner.address:
-            raise RuntimeError(f"AssetTransfer on {c.name} is owned by {have}, not dev account 0")
-        calls = []
-        for sid in service_ids:
-            if not await self._view(c.asset, "isCounterpart(string)", [sid], ["bool"]):
-                calls.append((c.asset, self._calldata("setCounterpart(string,bool)", [sid, True])))
-        for outcome in await owner.send_many(calls):
-            if not outcome.ok:
-                raise RuntimeError(f"setCounterpart tx {outcome.tx_hash} failed on {c.name}")
 
     def caller(self, user: int) -> SourceChain:
         c = self.chain
