@@ -214,84 +214,40 @@ async def run_scenario(topo: Topology, console: Console) -> list[Outcome]:
     console.print("[bold]5. hostile mint[/] an account on chainA asks chainB to mint 500000")
     out.append(await hostile_mint(topo, "chainA", "chainB"))
 
-    f = topo.chains["chainF"]
-    fred = f.users[1].address
     console.print("[bold]6. asset transfer[/] 30 tokens chainA (EVM) → chainF (Fabric)")
-    fred_before = await topo.balance("chainF", fred)
-    t0 = time.monotonic()
-    (tid,) = await topo.transfer_many("chainA", "chainF", [30], recipient=fred)
-    st = await _wait(topo, tid, 30)
-    fred_after = await _balance_settles(topo, "chainF", fred, fred_before + 30)
-    out.append(
-        Outcome(
-            "asset transfer",
-            "chainA → chainF",
-            TxStatus.SUCCESS,
-            st,
-            time.monotonic() - t0,
-            f"F credited {fred_after - fred_before}",
-        )
-    )
-
+    out.append(await transfer(topo, "chainA", "chainF", 30))
     console.print("[bold]7. asset transfer[/] 12 tokens chainF (Fabric) → chainB (EVM)")
-    bob_before = await topo.balance("chainB", bob)
-    t0 = time.monotonic()
-    (tid,) = await topo.transfer_many("chainF", "chainB", [12], user=1, recipient=bob)
-    st = await _wait(topo, tid, 30)
-    bob_after = await _balance_settles(topo, "chainB", bob, bob_before + 12)
-    out.append(
-        Outcome(
-            "asset transfer",
-            "chainF → chainB",
-            TxStatus.SUCCESS,
-            st,
-            time.monotonic() - t0,
-            f"B credited {bob_after - bob_before}",
-        )
-    )
-
+    out.append(await transfer(topo, "chainF", "chainB", 12, user=1, to_user=0))
     console.print("[bold]8. hostile mint[/] a Fabric client on chainF asks chainB to mint 500000")
     out.append(await hostile_mint(topo, "chainF", "chainB"))
-
-    s = topo.chains["chainS"]
-    sam = s.users[1].address
     console.print("[bold]9. asset transfer[/] 25 tokens chainA (EVM) → chainS (FISCO)")
-    sam_before = await topo.balance("chainS", sam)
-    t0 = time.monotonic()
-    (tid,) = await topo.transfer_many("chainA", "chainS", [25], recipient=sam)
-    st = await _wait(topo, tid, 30)
-    sam_after = await _balance_settles(topo, "chainS", sam, sam_before + 25)
-    out.append(
-        Outcome(
-            "asset transfer",
-            "chainA → chainS",
-            TxStatus.SUCCESS,
-            st,
-            time.monotonic() - t0,
-            f"S credited {sam_after - sam_before}",
-        )
-    )
-
+    out.append(await transfer(topo, "chainA", "chainS", 25))
     console.print("[bold]10. asset transfer[/] 7 tokens chainS (FISCO) → chainF (Fabric)")
-    fred_before = await topo.balance("chainF", fred)
-    t0 = time.monotonic()
-    (tid,) = await topo.transfer_many("chainS", "chainF", [7], user=1, recipient=fred)
-    st = await _wait(topo, tid, 30)
-    fred_after = await _balance_settles(topo, "chainF", fred, fred_before + 7)
-    out.append(
-        Outcome(
-            "asset transfer",
-            "chainS → chainF",
-            TxStatus.SUCCESS,
-            st,
-            time.monotonic() - t0,
-            f"F credited {fred_after - fred_before}",
-        )
-    )
-
+    out.append(await transfer(topo, "chainS", "chainF", 7, user=1))
     console.print("[bold]11. hostile mint[/] a FISCO account on chainS asks chainB to mint 500000")
     out.append(await hostile_mint(topo, "chainS", "chainB"))
     return out
+
+
+async def transfer(
+    topo: Topology, src: str, dst: str, amount: int, *, user: int = 0, to_user: int = 1
+) -> Outcome:
+    """An asset transfer of ``amount`` from ``src``'s ``users[user]`` to ``dst``'s
+    ``users[to_user]``: SUCCESS, and the recipient credited."""
+    recipient = topo.chains[dst].users[to_user].address
+    before = await topo.balance(dst, recipient)
+    t0 = time.monotonic()
+    (tid,) = await topo.transfer_many(src, dst, [amount], user=user, recipient=recipient)
+    st = await _wait(topo, tid, 30)
+    after = await _balance_settles(topo, dst, recipient, before + amount)
+    return Outcome(
+        "asset transfer",
+        f"{src} → {dst}",
+        TxStatus.SUCCESS,
+        st,
+        time.monotonic() - t0,
+        f"{dst.removeprefix('chain')} credited {after - before}",
+    )
 
 
 async def hostile_mint(topo: Topology, src: str, dst: str) -> Outcome:
