@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -165,5 +167,36 @@ def test_signer_falls_back_to_the_thread_when_the_worker_dies() -> None:
         assert signer.submit(entries)() == want  # answered by the thread
         assert signer.submit(entries)() == want
         assert signer._proc is None  # gave up on the process for good
+    finally:
+        signer.close()
+
+
+def test_a_hung_signer_process_costs_one_wait_not_the_relay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that stops answering (here: SIGSTOP, as a debugger or an overloaded host
+    would) is given up after ``WAIT`` and the block is signed in the thread: the
+    committer never waits on it for good (it used to block in a pipe read)."""
+    monkeypatch.setattr(RelayProofSigner, "WAIT", 0.5)
+    key = Account.from_key(b"\x09" * 32)
+    entries = _entries(RelayProofSigner.PROCESS_MIN)
+    want = [
+        key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in entries
+    ]
+    signer = RelayProofSigner(key, "hub0", mode="process")
+    try:
+        _wait_until_ready(signer, entries)
+        assert signer._proc is not None
+        stopped = signer._proc
+        os.kill(stopped.pid, signal.SIGSTOP)
+        # A request bigger than a pipe holds, so the write side is tested too.
+        big = _entries(RelayProofSigner.PROCESS_MIN * 4)
+        t0 = time.monotonic()
+        assert signer.submit(big)() == [
+            key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in big
+        ]
+        assert time.monotonic() - t0 < 3  # one WAIT, and the hung worker killed at once
+        assert signer._proc is None and stopped.poll() is not None
+        assert signer.submit(entries)() == want  # in the thread from now on
     finally:
         signer.close()

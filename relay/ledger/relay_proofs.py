@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -150,6 +151,46 @@ def _read_messages(stream: Any) -> Iterator[Any]:
         yield from unpacker
 
 
+class _Reader:
+    """msgpack messages from a pipe, each wait bounded (the worker's stdout)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.unpacker = msgpack.Unpacker(raw=False, max_buffer_size=1 << 30)
+
+    def next(self, timeout: float) -> Any:
+        """The next message; None at end of input; TimeoutError when none came in
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return next(self.unpacker)
+            except StopIteration:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError(f"no answer from the signer process in {timeout:.1f}s")
+            data = os.read(self.fd, 1 << 20)
+            if not data:
+                return None
+            self.unpacker.feed(data)
+
+
+def _write_all(fd: int, data: bytes, timeout: float) -> None:
+    """Write ``data`` to a non-blocking pipe, or TimeoutError if the reader stops taking
+    it for ``timeout`` seconds (a worker that hangs never blocks the committer)."""
+    view = memoryview(data)
+    deadline = time.monotonic() + timeout
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            raise TimeoutError(f"the signer process took no input for {timeout:.1f}s")
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            continue
+
+
 class RelayProofSigner:
     """Signs a block's relay proofs, in a worker process when the block is large.
 
@@ -164,6 +205,11 @@ class RelayProofSigner:
     in the ledger."""
 
     PROCESS_MIN = 256
+    #: The longest the committer waits on the worker for one request (writing it,
+    #: reading its answer, or its first "ready"): past it the worker is given up and
+    #: the block is signed in the thread. A worker that hangs — stopped, starved,
+    #: wedged — costs one block this long, never the relay's liveness.
+    WAIT = 10.0
 
     def __init__(self, key: Account, hub_id: str, mode: str = "process") -> None:
         if mode not in ("process", "thread"):
@@ -173,7 +219,7 @@ class RelayProofSigner:
         self._hub_abi = _abi_dynamic(hub_id.encode())
         self._use_process = mode == "process"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._responses: Iterator[Any] | None = None
+        self._responses: _Reader | None = None
         self._ready = False
         self._last_id = 0
         #: Id of the request whose answer is still to be read (one at a time).
@@ -202,19 +248,26 @@ class RelayProofSigner:
                     env=env,
                 )
                 assert self._proc.stdin is not None and self._proc.stdout is not None
-                self._proc.stdin.write(
-                    msgpack.packb([self._key.key.secret, self._hub_id], use_bin_type=True)
+                os.set_blocking(self._proc.stdin.fileno(), False)
+                _write_all(
+                    self._proc.stdin.fileno(),
+                    msgpack.packb([self._key.key.secret, self._hub_id], use_bin_type=True),
+                    self.WAIT,
                 )
-                self._proc.stdin.flush()
-                self._responses = _read_messages(self._proc.stdout)
-            except OSError as exc:
+                self._responses = _Reader(self._proc.stdout.fileno())
+            except (OSError, TimeoutError) as exc:
                 self._give_up(exc)
             return None
         if not self._ready:
             assert self._proc.stdout is not None and self._responses is not None
             if not select.select([self._proc.stdout], [], [], 0)[0]:
                 return None  # still starting: this block is signed in the thread
-            if next(self._responses, None) != "ready":
+            try:
+                ready = self._responses.next(self.WAIT)
+            except (OSError, ValueError, TimeoutError) as exc:
+                self._give_up(exc)
+                return None
+            if ready != "ready":
                 self._give_up(EOFError("the signer process did not start"))
                 return None
             self._ready = True
@@ -231,9 +284,12 @@ class RelayProofSigner:
                 assert proc.stdin is not None
                 self._last_id += 1
                 try:
-                    proc.stdin.write(msgpack.packb([self._last_id, entries], use_bin_type=True))
-                    proc.stdin.flush()
-                except OSError as exc:
+                    _write_all(
+                        proc.stdin.fileno(),
+                        msgpack.packb([self._last_id, entries], use_bin_type=True),
+                        self.WAIT,
+                    )
+                except (OSError, TimeoutError) as exc:
                     self._give_up(exc)
                 else:
                     self._outstanding = self._last_id
@@ -247,8 +303,9 @@ class RelayProofSigner:
                 self._outstanding = None
                 err: BaseException = EOFError("the signer process exited")
                 try:
-                    answer = next(self._responses, None)
-                except (OSError, ValueError) as exc:  # ValueError: msgpack refused the stream
+                    answer = self._responses.next(self.WAIT)
+                except (OSError, ValueError, TimeoutError) as exc:
+                    # ValueError: msgpack refused the stream; TimeoutError: it hangs
                     answer, err = None, exc
                 if (
                     isinstance(answer, list)
@@ -264,13 +321,16 @@ class RelayProofSigner:
     def _give_up(self, exc: BaseException) -> None:
         log.warning("relay-proof signer process failed (%r); signing in-thread from now on", exc)
         self._use_process = False
-        self._stop()
+        # A worker that stopped answering will not read its end of input either.
+        self._stop(hung=isinstance(exc, TimeoutError))
 
-    def _stop(self) -> None:
+    def _stop(self, hung: bool = False) -> None:
         proc, self._proc, self._responses, self._ready = self._proc, None, None, False
         self._outstanding = None
         if proc is None:
             return
+        if hung:
+            proc.kill()
         with contextlib.suppress(OSError):
             assert proc.stdin is not None
             proc.stdin.close()  # the worker exits on end of input
