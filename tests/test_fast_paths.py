@@ -152,12 +152,17 @@ def test_signer_process_and_thread_sign_the_same_bytes() -> None:
         proc.close()
 
 
+def _signed_here(key: Account, entries: list[tuple[str, bytes, int]]) -> list[bytes]:
+    """The signatures of ``entries`` made here, by the reference digest."""
+    return [
+        key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in entries
+    ]
+
+
 def test_signer_falls_back_to_the_thread_when_the_worker_dies() -> None:
     key = Account.from_key(b"\x08" * 32)
     entries = _entries(RelayProofSigner.PROCESS_MIN)
-    want = [
-        key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in entries
-    ]
+    want = _signed_here(key, entries)
     signer = RelayProofSigner(key, "hub0", mode="process")
     try:
         _wait_until_ready(signer, entries)
@@ -180,9 +185,7 @@ def test_a_hung_signer_process_costs_one_wait_not_the_relay(
     monkeypatch.setattr(RelayProofSigner, "WAIT", 0.5)
     key = Account.from_key(b"\x09" * 32)
     entries = _entries(RelayProofSigner.PROCESS_MIN)
-    want = [
-        key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in entries
-    ]
+    want = _signed_here(key, entries)
     signer = RelayProofSigner(key, "hub0", mode="process")
     try:
         _wait_until_ready(signer, entries)
@@ -192,9 +195,7 @@ def test_a_hung_signer_process_costs_one_wait_not_the_relay(
         # A request bigger than a pipe holds, so the write side is tested too.
         big = _entries(RelayProofSigner.PROCESS_MIN * 4)
         t0 = time.monotonic()
-        assert signer.submit(big)() == [
-            key.sign(compute_relay_digest_of(_abi_dynamic(b"hub0"), c, e, s)) for c, e, s in big
-        ]
+        assert signer.submit(big)() == _signed_here(key, big)
         assert time.monotonic() - t0 < 3  # one WAIT, and the hung worker killed at once
         assert signer._proc is None and stopped.poll() is not None
         assert signer.submit(entries)() == want  # in the thread from now on
