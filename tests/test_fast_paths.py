@@ -159,45 +159,31 @@ def _signed_here(key: Account, entries: list[tuple[str, bytes, int]]) -> list[by
     ]
 
 
-def test_signer_falls_back_to_the_thread_when_the_worker_dies() -> None:
+@pytest.mark.parametrize("failure", ["dies", "hangs"])
+def test_signer_falls_back_to_the_thread(monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
+    """A worker that dies, or stops answering (SIGSTOP, as a debugger or an overloaded
+    host would), is given up — a hung one after ``WAIT``, then killed — and the block is
+    signed in the thread, and every later one: the committer never waits on the worker
+    for good (it used to block in a pipe read)."""
+    monkeypatch.setattr(RelayProofSigner, "WAIT", 0.5)
     key = Account.from_key(b"\x08" * 32)
     entries = _entries(RelayProofSigner.PROCESS_MIN)
-    want = _signed_here(key, entries)
     signer = RelayProofSigner(key, "hub0", mode="process")
     try:
         _wait_until_ready(signer, entries)
-        assert signer._proc is not None
-        signer._proc.kill()
-        signer._proc.wait()
-        assert signer.submit(entries)() == want  # answered by the thread
-        assert signer.submit(entries)() == want
-        assert signer._proc is None  # gave up on the process for good
-    finally:
-        signer.close()
-
-
-def test_a_hung_signer_process_costs_one_wait_not_the_relay(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A worker that stops answering (here: SIGSTOP, as a debugger or an overloaded host
-    would) is given up after ``WAIT`` and the block is signed in the thread: the
-    committer never waits on it for good (it used to block in a pipe read)."""
-    monkeypatch.setattr(RelayProofSigner, "WAIT", 0.5)
-    key = Account.from_key(b"\x09" * 32)
-    entries = _entries(RelayProofSigner.PROCESS_MIN)
-    want = _signed_here(key, entries)
-    signer = RelayProofSigner(key, "hub0", mode="process")
-    try:
-        _wait_until_ready(signer, entries)
-        assert signer._proc is not None
-        stopped = signer._proc
-        os.kill(stopped.pid, signal.SIGSTOP)
+        worker = signer._proc
+        assert worker is not None
+        if failure == "dies":
+            worker.kill()
+            worker.wait()
+        else:
+            os.kill(worker.pid, signal.SIGSTOP)
         # A request bigger than a pipe holds, so the write side is tested too.
         big = _entries(RelayProofSigner.PROCESS_MIN * 4)
         t0 = time.monotonic()
-        assert signer.submit(big)() == _signed_here(key, big)
-        assert time.monotonic() - t0 < 3  # one WAIT, and the hung worker killed at once
-        assert signer._proc is None and stopped.poll() is not None
-        assert signer.submit(entries)() == want  # in the thread from now on
+        assert signer.submit(big)() == _signed_here(key, big)  # answered by the thread
+        assert time.monotonic() - t0 < 3  # at most one WAIT, the hung worker killed at once
+        assert signer._proc is None and worker.poll() is not None  # given up for good
+        assert signer.submit(entries)() == _signed_here(key, entries)
     finally:
         signer.close()
