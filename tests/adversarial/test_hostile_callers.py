@@ -53,14 +53,21 @@ async def _receipt_message(topo: Topology, chain: str, src: str, dst: str, index
 
 
 async def _honest_transfer_succeeds(topo: Topology, amount: int) -> None:
-    """chainA's AssetTransfer → chainB's: SUCCESS, the recipient is credited once."""
+    """chainA's AssetTransfer → chainB's: SUCCESS, the recipient is credited once, and
+    the source's callback lands (its lock burned: the supply across chains is back)."""
     bob = topo.chains["chainB"].users[0].address
     before = await topo.balance("chainB", bob)
+    supply = await _supply(topo)
     (tid,) = await topo.transfer_many("chainA", "chainB", [amount])
     async with topo.client() as client:
         st = await client.wait_final(tid, timeout=30)
     assert st.status == TxStatus.SUCCESS
     assert await topo.balance("chainB", bob) == before + amount
+    # The relay records SUCCESS before chainA applies the receipt: until then the
+    # amount is both locked on A and minted on B.
+    with trio.fail_after(30):
+        while await _supply(topo) != supply:
+            await trio.sleep(0.05)
 
 
 async def test_service_refuses_a_hostile_mint_the_relay_routes(tmp_path: Path) -> None:
