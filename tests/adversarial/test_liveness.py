@@ -86,9 +86,14 @@ async def _final(topo: Topology, ibtp_id: str, timeout: float = 60) -> tuple[TxS
 
 
 async def _honest_transfer(topo: Topology, src: str, dst: str) -> None:
-    """An unrelated transfer into ``dst`` still completes."""
+    """An unrelated transfer into ``dst`` still completes, and its callback on ``src``
+    too (the source's lock burned: the supply across chains is back to what it was)."""
+    supply = await _supply(topo)
     (tid,) = await topo.transfer_many(src, dst, [3])
     assert (await _final(topo, tid))[0] == TxStatus.SUCCESS
+    with trio.fail_after(30):  # the relay's SUCCESS comes before the source's callback
+        while await _supply(topo) != supply:
+            await trio.sleep(0.05)
 
 
 async def _emit(topo: Topology, chain: str, dst_service: str, func: str, arg: bytes) -> str:
