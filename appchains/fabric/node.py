@@ -80,13 +80,17 @@ def _pem(identity: SigningIdentity) -> tuple[bytes, bytes]:
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``path`` whole or not at all (a reader never sees half a file): a temporary
+    file in the same directory, renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
-    path.chmod(mode)
+    tmp.chmod(mode)
+    os.replace(tmp, path)
 
 
 def write_material(

@@ -344,6 +344,9 @@ class ProcTopology:
         self.procs[name] = self._fabric_proc(name, ports, validator)
         self.procs[name].start()
         await wait_tcp([f"127.0.0.1:{p}" for p in ports])
+        # The chain writes its crypto material once its ports are bound (the material
+        # names them), network.json last.
+        await wait_file(self.workdir / name / "crypto" / "network.json")
         dev = describe_material(name, self.workdir / name)
         return ChainSetup.from_dev_chain(
             dev, Account.from_key(derive_key(self.seed, f"gateway-{name}"))
@@ -421,6 +424,13 @@ async def wait_http(
                 except httpx.HTTPError:
                     pass
                 await trio.sleep(0.1)
+
+
+async def wait_file(path: Path, timeout: float = 30.0) -> None:
+    """Wait until ``path`` exists (written whole: the writers rename it into place)."""
+    with trio.fail_after(timeout):
+        while not path.exists():
+            await trio.sleep(0.05)
 
 
 async def wait_tcp(endpoints: Sequence[str], timeout: float = 30.0) -> None:
