@@ -309,3 +309,18 @@ def test_key_file_0400_is_accepted(tmp_path: Path) -> None:
     write_key_file(path, account)
     path.chmod(0o400)
     assert read_key_file(path).address == account.address
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"a", b"x" * 135, b"x" * 136, b"x" * 137, bytes(range(256)) * 9]
+)
+def test_keccak_is_eth_hashs(data: bytes) -> None:
+    """relay.crypto.keccak (safe-pysha3's C keccak) against eth-hash, the reference, at
+    the sponge's rate boundaries (136 bytes) and beyond; and the known empty digest."""
+    from eth_hash.auto import keccak as reference
+
+    assert keccak(data) == reference(data)
+    if not data:
+        assert keccak(b"").hex() == (
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        )
