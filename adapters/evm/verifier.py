@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
@@ -61,7 +62,7 @@ from relay.crypto import (
     recover_address,
 )
 from relay.errors import Code, ProofError, RelayError
-from relay.ibtp import IBTP, IBTPType, compute_payload_hash
+from relay.ibtp import IBTP, IBTPType, Payload, compute_payload_hash
 from relay.ibtp.codec import canonical_packb
 from relay.validation.base import ChainContext, Registration, emitter_mismatch
 
@@ -345,7 +346,12 @@ def decode_event_data(topic: bytes, types: tuple[str, ...], data: bytes) -> tupl
         ) from None
 
 
-def check_log_fields(ibtp: IBTP, fields: tuple[Any, ...]) -> None:
+def check_log_fields(
+    ibtp: IBTP,
+    fields: tuple[Any, ...],
+    payload_hash_of: Callable[[Payload], bytes] = compute_payload_hash,
+    mismatch: int = EvmCode.LOG_FIELD_MISMATCH,
+) -> None:
     """The decoded broker event's fields equal the IBTP's (LOG_FIELD_MISMATCH names the field).
 
     * every event: ``from``, ``to``, ``index``;
@@ -355,39 +361,43 @@ def check_log_fields(ibtp: IBTP, fields: tuple[Any, ...]) -> None:
     * ReceiptEvent: ``typ == ibtp.type`` (1 success / 2 failure), payload ==
       ``("", [result], false)``, and ``payloadHash``;
     * CallbackEvent: ``typ == 3`` and the IBTP payload empty ``("", [], false)``.
+
+    Every family whose broker is the Solidity-ABI one binds its events so: the FISCO
+    verifier with its chain's hash as ``payload_hash_of`` and its own ``mismatch`` code.
     """
-    _same("from", fields[0], ibtp.src)
-    _same("to", fields[1], ibtp.dst)
-    _same("index", fields[2], ibtp.index)
+
+    _same(mismatch, "from", fields[0], ibtp.src)
+    _same(mismatch, "to", fields[1], ibtp.dst)
+    _same(mismatch, "index", fields[2], ibtp.index)
     payload = ibtp.payload
     if ibtp.type == IBTPType.INTERCHAIN:
         _, _, _, func, args, encrypted, timeout, payload_hash = fields
-        _same("func", func, payload.func)
-        _same("args", tuple(args), payload.args)
-        _same("encrypted", encrypted, payload.encrypted)
-        _same("timeout", timeout, ibtp.timeout)
-        _same("payloadHash", payload_hash, compute_payload_hash(payload))
+        _same(mismatch, "func", func, payload.func)
+        _same(mismatch, "args", tuple(args), payload.args)
+        _same(mismatch, "encrypted", encrypted, payload.encrypted)
+        _same(mismatch, "timeout", timeout, ibtp.timeout)
+        _same(mismatch, "payloadHash", payload_hash, payload_hash_of(payload))
         # InterchainEvent carries no extra: an IBTP claiming one claims what the chain
         # never said (and would let a gateway choose the message's hash).
-        _same("extra", b"", ibtp.extra)
+        _same(mismatch, "extra", b"", ibtp.extra)
     elif ibtp.type == IBTPType.RECEIPT_ROLLBACK:
-        _same("typ", fields[3], int(IBTPType.RECEIPT_ROLLBACK))
-        _same("payload.func", "", payload.func)
-        _same("payload.args", (), payload.args)
-        _same("payload.encrypted", False, payload.encrypted)
+        _same(mismatch, "typ", fields[3], int(IBTPType.RECEIPT_ROLLBACK))
+        _same(mismatch, "payload.func", "", payload.func)
+        _same(mismatch, "payload.args", (), payload.args)
+        _same(mismatch, "payload.encrypted", False, payload.encrypted)
     else:
         _, _, _, typ, result, payload_hash = fields
-        _same("typ", typ, int(ibtp.type))
-        _same("payload.func", "", payload.func)
-        _same("payload.args", (result,), payload.args)
-        _same("payload.encrypted", False, payload.encrypted)
-        _same("payloadHash", payload_hash, compute_payload_hash(payload))
+        _same(mismatch, "typ", typ, int(ibtp.type))
+        _same(mismatch, "payload.func", "", payload.func)
+        _same(mismatch, "payload.args", (result,), payload.args)
+        _same(mismatch, "payload.encrypted", False, payload.encrypted)
+        _same(mismatch, "payloadHash", payload_hash, payload_hash_of(payload))
 
 
-def _same(name: str, logged: Any, claimed: Any) -> None:
+def _same(mismatch: int, name: str, logged: Any, claimed: Any) -> None:
     if logged != claimed or type(logged) is not type(claimed):
         raise ProofError(
-            EvmCode.LOG_FIELD_MISMATCH,
+            mismatch,
             f"the broker's event gives {name} = {_short(logged)} but the IBTP has "
             f"{_short(claimed)}: the IBTP must carry exactly what the broker logged",
             field=name,

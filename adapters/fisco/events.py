@@ -34,6 +34,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError as AbiDecodingError
 
+from adapters.evm.verifier import check_log_fields as evm_check_log_fields
 from adapters.fisco.errors import FiscoCode
 from adapters.fisco.hashing import HashFn
 from relay.errors import ProofError
@@ -261,42 +262,9 @@ def check_log_fields(ibtp: IBTP, fields: tuple[Any, ...], hash_fn: HashFn) -> No
       ``("", [result], false)``, ``payloadHash``;
     * CallbackEvent: ``typ == 3`` and an empty payload ``("", [], false)``.
     """
-    _same("from", fields[0], ibtp.src)
-    _same("to", fields[1], ibtp.dst)
-    _same("index", fields[2], ibtp.index)
-    payload = ibtp.payload
-    if ibtp.type == IBTPType.INTERCHAIN:
-        _, _, _, func, args, encrypted, timeout, payload_hash = fields
-        _same("func", func, payload.func)
-        _same("args", tuple(args), payload.args)
-        _same("encrypted", encrypted, payload.encrypted)
-        _same("timeout", timeout, ibtp.timeout)
-        _same("payloadHash", payload_hash, compute_payload_hash(payload, hash_fn))
-        _same("extra", b"", ibtp.extra)
-    elif ibtp.type == IBTPType.RECEIPT_ROLLBACK:
-        _same("typ", fields[3], int(IBTPType.RECEIPT_ROLLBACK))
-        _same("payload.func", "", payload.func)
-        _same("payload.args", (), payload.args)
-        _same("payload.encrypted", False, payload.encrypted)
-    else:
-        _, _, _, typ, result, payload_hash = fields
-        _same("typ", typ, int(ibtp.type))
-        _same("payload.func", "", payload.func)
-        _same("payload.args", (result,), payload.args)
-        _same("payload.encrypted", False, payload.encrypted)
-        _same("payloadHash", payload_hash, compute_payload_hash(payload, hash_fn))
-
-
-def _same(name: str, logged: Any, claimed: Any) -> None:
-    if logged != claimed or type(logged) is not type(claimed):
-        raise ProofError(
-            FiscoCode.LOG_FIELD_MISMATCH,
-            f"the broker's event gives {name} = {_short(logged)} but the IBTP has "
-            f"{_short(claimed)}: the IBTP must carry exactly what the broker logged",
-            field=name,
-        )
-
-
-def _short(value: Any) -> str:
-    text = "0x" + value.hex() if isinstance(value, bytes) else repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    evm_check_log_fields(
+        ibtp,
+        fields,
+        lambda payload: compute_payload_hash(payload, hash_fn),
+        FiscoCode.LOG_FIELD_MISMATCH,
+    )
