@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import sys
 import threading
-import time
-import tomllib
-from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
-from typing import Any
 
+from appchains.devchain_cli import (
+    CONFIG_CODE,
+    Flags,
+    config_layers,
+    stdlib_logging,
+)
+from appchains.devchain_cli import build_parser as build_flag_parser
 from appchains.fabric.config import ConfigError, FabricConfig, config_from_mapping
 
 #: The text log format of every relayhub process (relay/logs.py TEXT_FORMAT).
-LOG_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s"
 #: The relay's CONFIG error code (docs/protocol.md §6).
-CONFIG_CODE = 6006
 
-FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+FLAGS: Flags = {
     "chain_name": ("--chain-name", str, "relayhub chain ID of this chain (default fabric1)"),
     "hub_id": ("--hub-id", str, "relayhub hub ID the broker belongs to (default hub0)"),
     "channel": ("--channel", str, "channel name (default mychannel)"),
@@ -47,37 +46,15 @@ FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m appchains.fabric", description=__doc__.split("\n")[0]
+    return build_flag_parser(
+        "python -m appchains.fabric", (__doc__ or "").split("\n")[0], "fabric", FLAGS
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with a [fabric] table")
-    for name, (flag, kind, text) in FLAGS.items():
-        p.add_argument(flag, dest=name, type=kind, help=text)
-    return p
 
 
 def load_config(args: argparse.Namespace) -> FabricConfig:
-    base = FabricConfig()
-    if args.config is not None:
-        try:
-            table = tomllib.loads(args.config.read_text(encoding="utf-8")).get("fabric", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"--config {args.config}: {exc}") from None
-        if not isinstance(table, dict):
-            raise ConfigError(f"--config {args.config}: [fabric] must be a table")
-        base = config_from_mapping(table, base)
-    flags: dict[str, Any] = {
-        name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None
-    }
+    table, flags = config_layers(args, "fabric", FLAGS, ConfigError)
+    base = FabricConfig() if table is None else config_from_mapping(table, FabricConfig())
     return config_from_mapping(flags, base).check()
-
-
-def stdlib_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def main(argv: list[str] | None = None) -> int:

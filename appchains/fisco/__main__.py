@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-import time
-import tomllib
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import trio
 
+from appchains.devchain_cli import (
+    CONFIG_CODE,
+    Flags,
+    config_layers,
+    stdlib_logging,
+)
+from appchains.devchain_cli import build_parser as build_flag_parser
 from appchains.fisco.config import ConfigError, FiscoConfig, config_from_mapping
 
-LOG_FORMAT = "%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s"
-CONFIG_CODE = 6006
-
-FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
+FLAGS: Flags = {
     "chain_name": ("--chain-name", str, "relayhub chain ID of this chain (default fisco1)"),
     "hub_id": ("--hub-id", str, "relayhub hub ID the broker belongs to (default hub0)"),
     "chain_id": ("--chain-id", int, "FISCO chain.id (default 1)"),
@@ -46,26 +44,14 @@ FLAGS: dict[str, tuple[str, Callable[[str], Any], str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m appchains.fisco", description=__doc__.split("\n")[0]
+    return build_flag_parser(
+        "python -m appchains.fisco", (__doc__ or "").split("\n")[0], "fisco", FLAGS
     )
-    p.add_argument("--config", type=Path, metavar="FILE", help="a TOML file with a [fisco] table")
-    for name, (flag, kind, text) in FLAGS.items():
-        p.add_argument(flag, dest=name, type=kind, help=text)
-    return p
 
 
 def load_config(args: argparse.Namespace) -> FiscoConfig:
-    base = FiscoConfig()
-    if args.config is not None:
-        try:
-            table = tomllib.loads(args.config.read_text(encoding="utf-8")).get("fisco", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"--config {args.config}: {exc}") from None
-        if not isinstance(table, dict):
-            raise ConfigError(f"--config {args.config}: [fisco] must be a table")
-        base = config_from_mapping(table, base)
-    flags = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    table, flags = config_layers(args, "fisco", FLAGS, ConfigError)
+    base = FiscoConfig() if table is None else config_from_mapping(table, FiscoConfig())
     return config_from_mapping(flags, base).check()
 
 
@@ -102,11 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error [{CONFIG_CODE}]: {exc}", file=sys.stderr)
         return 2
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
-    logging.basicConfig(level=config.log_level.upper(), handlers=[handler], force=True)
+    stdlib_logging(config.log_level)
     try:
         trio.run(serve, config)
     except (ConfigError, StoreError, OSError, ValueError) as exc:
