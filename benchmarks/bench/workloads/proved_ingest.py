@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import trio
 
-from benchmarks.bench.workload import BenchContext, Failed
-from benchmarks.bench.workloads.relay_ingest import _post
+from benchmarks.bench.workload import BenchContext
+from benchmarks.bench.workloads.relay_ingest import _post, send_stream_request
+from benchmarks.bench.workloads.relay_ingest import after_run as after_run  # the same hook
 from benchmarks.harness.workloads import derive_account
 from relay.crypto import Account, recover_address
 from relay.ibtp import IBTP, TxStatus, encode_ibtp
@@ -127,33 +128,7 @@ def my_streams(ctx: BenchContext) -> list[int]:
 
 
 async def run(ctx: BenchContext, i: int) -> int:
-    s = ctx.state
-    k, n = i % s["streams"], i // s["streams"]
-    reqs = s["requests"].get(k)
-    if reqs is None:
-        raise Failed("not-my-stream", f"request {i}: stream {k} belongs to another worker")
-    if n >= len(reqs):
-        raise Failed("exhausted", f"stream {k} has only {len(reqs)} requests (params.blocks)")
-    while s["answered"][k] < n:
-        await s["turn"][k].wait()
-    txs, ibtps = reqs[n]
-    try:
-        results = await _post(s["client"], s["url"], txs)
-    finally:
-        s["answered"][k] = n + 1
-        s["turn"][k].set()
-        s["turn"][k] = trio.Event()
-    for res in results:
-        for item in res.get("results", []):
-            if item[1] != TxStatus.BEGIN or item[2]:
-                raise Failed("unexpected-outcome", str(item))
-    return ibtps
-
-
-async def after_run(ctx: BenchContext) -> None:
-    client = ctx.state.get("client")
-    if client is not None:
-        await client.aclose()
+    return await send_stream_request(ctx, i, "params.blocks")
 
 
 def signature_shares(

@@ -145,13 +145,20 @@ def before_run(ctx: BenchContext) -> None:
 
 
 async def run(ctx: BenchContext, i: int) -> int:
+    return await send_stream_request(ctx, i, "params.requests")
+
+
+async def send_stream_request(ctx: BenchContext, i: int, count_param: str) -> int:
+    """Request ``i``: request ``i // streams`` of stream ``i % streams``, after the stream's
+    previous one; its IBTPs must all come back BEGIN and new. ``count_param`` names the
+    parameter that sets a stream's request count (for the error when it runs out)."""
     s = ctx.state
     k, n = i % s["streams"], i // s["streams"]
     reqs = s["requests"].get(k)
     if reqs is None:
         raise Failed("not-my-stream", f"request {i}: stream {k} belongs to another worker")
     if n >= len(reqs):
-        raise Failed("exhausted", f"stream {k} has only {len(reqs)} requests (params.requests)")
+        raise Failed("exhausted", f"stream {k} has only {len(reqs)} requests ({count_param})")
     while s["answered"][k] < n:  # the stream's previous request first (nonce order)
         await s["turn"][k].wait()
     txs, ibtps = reqs[n]
