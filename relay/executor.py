@@ -87,10 +87,15 @@ class _IbtpTxScope:
     context) are read once instead of once per IBTP. The memo lives only as long as
     the transaction, so it never outlives a state it was read from."""
 
-    __slots__ = ("chains", "records", "sids")
+    __slots__ = ("chains", "noop_acks", "records", "sids")
 
     def __init__(self) -> None:
         self.chains: dict[str, tuple[dict[str, Any], ChainContext]] = {}
+        #: destination acknowledgements taken as no-ops in this transaction, by
+        #: (chain, IBTP hash, proof): a copy of one is not verified again (each verify
+        #: is a proof check; thousands of copies in one transaction must not cost
+        #: thousands — every other repeated IBTP is recognised without a proof check).
+        self.noop_acks: set[tuple[str, bytes, bytes]] = set()
         self.records: dict[str, Any] = {}
         self.sids: dict[str, ServiceID] = {}
 
@@ -521,7 +526,9 @@ class Executor:
                 Code.UNKNOWN_IBTP, f"{ibtp.type.name} for {ibtp_id}, which the relay has not seen"
             )
         if ibtp.type == IBTPType.RECEIPT_ROLLBACK:
-            return self._apply_rollback_ack(view, ibtp, ibtp_id, ibtp_hash, record, sides, height)
+            return self._apply_rollback_ack(
+                view, ibtp, ibtp_id, ibtp_hash, record, sides, height, scope
+            )
         if record[R_RECEIPT] and record[R_RECEIPT] == ibtp_hash:
             return [ibtp_id, record[R_STATUS], True]
         event = (
@@ -556,6 +563,7 @@ class Executor:
         record: list[Any],
         sides: list[tuple[bool, ChainContext]],
         height: int,
+        scope: _IbtpTxScope,
     ) -> list[Any]:
         """A RECEIPT_ROLLBACK: the source's acknowledgement that it rolled back
         (ROLLBACK_ACK, ``from``'s chain), or the destination's that it consumed the
@@ -564,6 +572,9 @@ class Executor:
         prior = TxStatus(record[R_STATUS])
         if sides[0][0] and record[R_RECEIPT] == ibtp_hash:
             return [ibtp_id, int(prior), True]  # the source's acknowledgement again
+        only_destination = len(sides) == 1 and not sides[0][0]
+        if only_destination and (sides[0][1].chain_id, ibtp_hash, ibtp.proof) in scope.noop_acks:
+            return [ibtp_id, int(prior), True]  # the same no-op, verified above
         first: RelayError | None = None
         for is_source, ctx in sides:
             event = Event.ROLLBACK_ACK if is_source else Event.DST_ROLLBACK_ACK
@@ -587,6 +598,7 @@ class Executor:
         if status is prior:
             # The destination consumed an index it was told to (a notice sent to both
             # chains), or says so again: taken, verified, nothing changes.
+            scope.noop_acks.add((ctx.chain_id, ibtp_hash, ibtp.proof))
             return [ibtp_id, int(prior), True]
         # BEGIN_ROLLBACK -> SOURCE_ROLLBACK: the request will never run at the
         # destination, so now the source may roll back. The record keeps no hash of this

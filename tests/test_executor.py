@@ -478,6 +478,34 @@ def test_rollback_acks_by_chain(h: Harness, world: World) -> None:
     assert status(h, req) == TxStatus.ROLLBACK
 
 
+def test_copies_of_a_no_op_destination_ack_are_verified_once(
+    h: Harness, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A destination's acknowledgement that changes nothing (the request was never
+    routed: both chains were told) is taken, verified — once per transaction: copies of
+    it in one transaction are answered without a proof check each, as every other
+    repeated IBTP is (a gateway must not make the relay verify one proof thousands of
+    times in one transaction). A copy with another proof is verified again."""
+    req = world.interchain("A", "B", timeout=h.height)  # expired at admission
+    h.apply(world.ibtp_tx([req]))
+    assert status(h, req) == TxStatus.SOURCE_ROLLBACK
+    calls: list[str] = []
+    verify = h.executor._verify
+    monkeypatch.setattr(
+        h.executor, "_verify", lambda ctx, i, ih: (calls.append(ctx.chain_id), verify(ctx, i, ih))
+    )
+    dst_ack = world.dst_ack(req)
+    results = h.results(world.ibtp_tx([dst_ack] * 50, "B"))
+    assert results == [[req.id, TxStatus.SOURCE_ROLLBACK, True]] * 50
+    assert calls == ["B"]
+    # Another transaction verifies it again (the memo lives one transaction).
+    h.results(world.ibtp_tx([dst_ack], "B"))
+    assert calls == ["B", "B"]
+    # A forged copy (proof of the wrong notaries) is still refused, memo or not.
+    forged = replace_ibtp(dst_ack, proof=world.prove(dst_ack, "A").proof)
+    h.refuse(world.ibtp_probe([dst_ack, forged], "B"), Code.NOTARY_UNKNOWN_SIGNER)
+
+
 def test_a_gateway_of_both_chains_acknowledges_for_either(world: World) -> None:
     """One key registered as a gateway of both chains: its RECEIPT_ROLLBACK is read as
     the source's acknowledgement first, and as the destination's if the source's
