@@ -400,3 +400,35 @@ def test_orderer_matched_by_certificate_not_pem_spelling() -> None:
     from relay.ibtp import compute_ibtp_hash
 
     FabricVerifier().verify(_ctx(), ibtp, compute_ibtp_hash(ibtp))
+
+
+def test_a_transaction_with_more_endorsements_than_orgs_is_refused_first() -> None:
+    """More endorsements than a trust root can have orgs: refused as malformed before a
+    single signature is checked (a gateway padding one with copies cannot make the relay
+    verify each)."""
+    from fabric_protos.common import common_pb2
+    from fabric_protos.peer import transaction_pb2
+
+    from adapters.fabric.proof import (
+        MAX_ENDORSEMENTS,
+        parse_attestation,
+        parse_block,
+        parse_transaction,
+    )
+
+    proof = decode_fabric_proof(_good("interchain").ibtp.proof)
+    att = parse_attestation(proof.attestation_proposal, proof.attestation_response)
+    att_block = parse_block(att.block)
+    envelope = common_pb2.Envelope.FromString(att_block.data[proof.tx_index])
+    payload = common_pb2.Payload.FromString(envelope.payload)
+    tx = transaction_pb2.Transaction.FromString(payload.data)
+    cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
+    one = cap.action.endorsements[0]
+    del cap.action.endorsements[:]
+    cap.action.endorsements.extend([one] * (MAX_ENDORSEMENTS + 1))
+    tx.actions[0].payload = cap.SerializeToString()
+    payload.data = tx.SerializeToString()
+    envelope.payload = payload.SerializeToString()
+    with pytest.raises(ProofError) as err:
+        parse_transaction(envelope.SerializeToString())
+    assert err.value.code == FabricCode.TX_MALFORMED

@@ -425,6 +425,14 @@ def parse_transaction(envelope_bytes: bytes) -> ParsedTransaction:
     )
     if not cap.HasField("action"):
         raise FabricProofError(bad, "the chaincode action payload has no endorsed action")
+    if len(cap.action.endorsements) > MAX_ENDORSEMENTS:
+        # More than one per registrable org (trust_root.MAX_ORGS): some repeat, and each
+        # would cost a signature check before the repeat is found.
+        raise FabricProofError(
+            bad,
+            f"the transaction carries {len(cap.action.endorsements)} endorsements; at most "
+            f"{MAX_ENDORSEMENTS} are allowed",
+        )
     return ParsedTransaction(
         channel_id=chdr.channel_id,
         tx_id=chdr.tx_id,
